@@ -1,0 +1,66 @@
+"""File helpers shared by every data stage: checksums, atomic writes, tensor bundles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reprozoo.errors import ReprozooError
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_tensors(tensors: dict[str, torch.Tensor]) -> str:
+    """Hex sha256 of tensors' names, dtypes, shapes and bytes: independent of file format."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].contiguous().cpu()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), then rename over `path`: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write indented JSON atomically."""
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n"))
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """Save a dict of tensors atomically."""
+    atomic_write(path, lambda p: torch.save(tensors, p))
+
+
+def load_tensors(path: Path, fix: str) -> dict[str, torch.Tensor]:
+    """Load a dict of tensors; a missing or unreadable file names the command that recreates it."""
+    if not path.exists():
+        raise ReprozooError(f"{path}: missing; recreate it with: {fix}")
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as err:  # a truncated zip, a foreign file: both need the same fix
+        raise ReprozooError(f"{path}: unreadable ({type(err).__name__}); recreate it with: {fix}") from None

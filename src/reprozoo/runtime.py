@@ -1,0 +1,34 @@
+"""Device choice, seeding and determinism, written out once."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from reprozoo.errors import ReprozooError
+
+
+def configure(device: str, threads: int, deterministic: bool) -> torch.device:
+    """Pick the device (auto: CUDA when present) and make CPU results repeatable."""
+    torch.set_num_threads(threads)
+    if deterministic:
+        # cuBLAS needs this workspace setting to be deterministic; harmless on the CPU.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ReprozooError("params.yaml: runtime.device: 'cuda' but no CUDA device is visible; use auto or cpu")
+    return torch.device(device)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, numpy and torch; return a CPU generator for batch order."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

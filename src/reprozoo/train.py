@@ -1,0 +1,98 @@
+"""Training as plain functions: data are tensors on the device, batches are index slices."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reprozoo.errors import ReprozooError
+
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad,
+    "adamax": torch.optim.Adamax, "asgd": torch.optim.ASGD, "lbfgs": torch.optim.LBFGS,
+    "rmsprop": torch.optim.RMSprop, "rprop": torch.optim.Rprop,
+}
+LOSSES = {"cross_entropy": F.cross_entropy, "nll": F.nll_loss}  # nll: the model ends in LogSoftmax
+
+
+def make_optimizer(name: str, parameters, lr: float, extra: dict) -> torch.optim.Optimizer:
+    """A torch optimizer by name; bad extra keywords are a one-line error."""
+    try:
+        return OPTIMIZERS[name](parameters, lr=lr, **extra)
+    except TypeError as err:
+        raise ReprozooError(f"optimizer_args: {err} (optimizer {name!r})") from None
+
+
+def as_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> float32 in [0, 1], exactly what torchvision's ToTensor gives."""
+    return images.float().div_(255)
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> list[torch.Tensor]:
+    """A seeded permutation of range(n) cut into batches (the last one may be short)."""
+    order = torch.randperm(n, generator=generator).to(device)
+    return list(order.split(batch_size))
+
+
+def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
+                    loss_fn: Callable, batch_size: int, generator: torch.Generator) -> dict[str, float]:
+    """One pass over shuffled batches; returns mean loss and accuracy over the epoch."""
+    model.train()
+    total_loss = torch.zeros((), device=images.device)
+    correct = torch.zeros((), dtype=torch.long, device=images.device)
+    for idx in batch_indices(len(labels), batch_size, generator, images.device):
+        x, y = as_input(images[idx]), labels[idx]
+        last = {}
+
+        def closure():  # every optimizer accepts one; LBFGS needs it to re-evaluate
+            optimizer.zero_grad(set_to_none=True)
+            scores = model(x)
+            loss = loss_fn(scores, y)
+            loss.backward()
+            last["scores"], last["loss"] = scores, loss
+            return loss
+
+        optimizer.step(closure)
+        loss = last["loss"].detach()
+        if not torch.isfinite(loss):
+            raise ReprozooError(f"training diverged: loss is {loss.item()}; lower lr or check the data")
+        total_loss += loss * len(y)
+        correct += (last["scores"].argmax(1) == y).sum()
+    return {"loss": total_loss.item() / len(labels), "accuracy": correct.item() / len(labels)}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Class scores (N, classes) for uint8 images, in eval mode."""
+    model.eval()
+    return torch.cat([model(as_input(images[i:i + batch_size])) for i in range(0, len(images), batch_size)])
+
+
+def score(scores: torch.Tensor, labels: torch.Tensor, loss_fn: Callable) -> dict[str, float]:
+    """Mean loss and accuracy of class scores against labels."""
+    return {"loss": loss_fn(scores, labels).item(), "accuracy": (scores.argmax(1) == labels).float().mean().item()}
+
+
+def fit(model: nn.Module, train: dict, val: dict, optimizer: torch.optim.Optimizer, loss_name: str, epochs: int,
+        batch_size: int, generator: torch.Generator, device: torch.device,
+        on_epoch: Callable[[dict], None] = lambda row: None) -> list[dict]:
+    """Train for `epochs`, evaluating on val after each; returns one row per epoch."""
+    loss_fn = LOSSES[loss_name]
+    images, labels = train["images"].to(device), train["labels"].to(device)
+    val_images, val_labels = val["images"].to(device), val["labels"].to(device)
+    history = []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        tr = train_one_epoch(model, images, labels, optimizer, loss_fn, batch_size, generator)
+        va = score(predict(model, val_images), val_labels, loss_fn) if len(val_labels) else \
+            {"loss": math.nan, "accuracy": math.nan}
+        row = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],
+               "val_loss": va["loss"], "val_accuracy": va["accuracy"], "seconds": time.perf_counter() - start}
+        history.append(row)
+        on_epoch(row)
+    return history

@@ -1,0 +1,81 @@
+"""evaluate@<experiment>: score the saved MLflow model on the test split; write metrics/<experiment>.json."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import torch
+
+from reprozoo import ROOT
+from reprozoo.catalogue import CATALOGUE
+from reprozoo.data.files import atomic_write, write_json
+from reprozoo.data.split import load_split
+from reprozoo.errors import ReprozooError, run_main
+from reprozoo.params import experiment, load_params
+from reprozoo.runtime import configure
+from reprozoo.tracking import tracking_uri
+from reprozoo.train import LOSSES, as_input, score
+
+
+def main() -> None:
+    import mlflow
+    import mlflow.pyfunc
+
+    name = sys.argv[1]
+    params = load_params()
+    exp = experiment(params, name)
+    configure("cpu", params.runtime.threads, params.runtime.deterministic)
+    split = load_split(ROOT / "data" / "splits" / exp.dataset, exp.dataset, ("test",))
+    model_dir = ROOT / "models" / name
+    if not (model_dir / "train.json").exists():
+        raise ReprozooError(f"{model_dir}: no trained model; create it with: dvc repro train@{name}")
+    trained = json.loads((model_dir / "train.json").read_text())
+
+    # Score through the saved artifact itself, as a user of the model would load it.
+    model = mlflow.pyfunc.load_model(str(model_dir))
+    labels = split.test["labels"]
+    scores = torch.from_numpy(model.predict(as_input(split.test["images"]).numpy()))
+    result = score(scores, labels, LOSSES[exp.loss])
+    entry = CATALOGUE[exp.reproduces]
+    metrics = {
+        "experiment": name,
+        "reproduces": exp.reproduces,
+        "dataset": exp.dataset,
+        "source": split.manifest["source"],
+        "data_sha256": split.manifest["data_sha256"],
+        "test_accuracy": round(result["accuracy"], 6),
+        "test_loss": round(result["loss"], 6),
+        "test_samples": len(labels),
+        "epochs": trained["epochs"],
+        "train_samples": trained["train_samples"],
+        "train_seconds": trained["train_seconds"],
+        "device": trained["device"],
+        "seed_reported": entry.reported,
+        "seed_reported_text": entry.reported_text,
+        "mlflow_run_id": trained["run_id"],
+    }
+    write_json(ROOT / "metrics" / f"{name}.json", metrics)
+
+    predicted = scores.argmax(1).tolist()
+    classes = split.manifest["classes"]
+
+    def write_confusion(path):
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["actual", "predicted"])
+            writer.writerows((classes[a], classes[p]) for a, p in zip(labels.tolist(), predicted))
+
+    atomic_write(ROOT / "plots" / name / "confusion.csv", write_confusion)
+
+    mlflow.set_tracking_uri(tracking_uri())
+    with mlflow.start_run(run_id=trained["run_id"]):
+        mlflow.log_metrics({"test_accuracy": result["accuracy"], "test_loss": result["loss"]})
+        mlflow.set_tag("evaluated", "true")
+    print(f"evaluate@{name}: test accuracy {result['accuracy']:.4f} loss {result['loss']:.4f} "
+          f"(seed reports {entry.reported_text})")
+
+
+if __name__ == "__main__":
+    run_main(main)

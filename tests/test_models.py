@@ -1,0 +1,58 @@
+"""Every registered model, and every experiment's model as params.yaml builds it: forward, backward, shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reprozoo.classifier import build_classifier
+from reprozoo.errors import ReprozooError
+from reprozoo.models import MODELS, create_model
+
+MNIST_MANIFEST = {"image_shape": [1, 28, 28], "classes": [str(d) for d in range(10)]}
+
+
+def forward_backward(model: torch.nn.Module, shape=(3, 1, 28, 28)) -> torch.Tensor:
+    torch.manual_seed(0)
+    out = model(torch.rand(shape))
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_registered_model_forward_backward(name):
+    out = forward_backward(create_model(name, (1, 28, 28), 10))
+    assert out.shape == (3, 10)
+    assert torch.isfinite(out).all()
+
+
+def test_every_experiment_builds_and_trains_one_step(params):
+    for name, exp in params.experiments.items():
+        model = build_classifier(exp, MNIST_MANIFEST)
+        out = forward_backward(model, (2, *MNIST_MANIFEST["image_shape"]))
+        assert out.shape == (2, 10), name
+
+
+def test_identity_init_of_recurrent_weights(params):
+    model = build_classifier(params.experiments["s000-rnn-mnist"], MNIST_MANIFEST)
+    rnn = model.net.rnn
+    assert rnn.num_layers == 3 and rnn.hidden_size == 150 and rnn.nonlinearity == "tanh"
+    for layer in range(3):
+        assert torch.equal(getattr(rnn, f"weight_hh_l{layer}").detach(), torch.eye(150))
+
+
+def test_normalisation_lives_inside_the_model():
+    net = create_model("morvan_cnn", (1, 28, 28), 10)
+    from reprozoo.models.wrap import ImageClassifier
+
+    wrapped = ImageClassifier(net, [0.1307], [0.3081])
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.allclose(wrapped(x), net((x - 0.1307) / 0.3081))
+
+
+def test_unknown_model_and_argument_are_clear_errors():
+    with pytest.raises(ReprozooError, match="model 'nope' is unknown; registered: "):
+        create_model("nope", (1, 28, 28), 10)
+    with pytest.raises(ReprozooError, match="model_args.width: not an argument of model 'morvan_cnn'"):
+        create_model("morvan_cnn", (1, 28, 28), 10, width=3)
