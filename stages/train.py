@@ -46,7 +46,7 @@ def main() -> None:
 
         start = time.perf_counter()
         history = fit(model, split.train, split.val, optimizer, exp.loss, exp.epochs, exp.batch_size, generator,
-                      device, on_epoch)
+                      device, on_epoch, amp=params.runtime.amp, cuda_graphs=params.runtime.cuda_graphs)
         train_seconds = time.perf_counter() - start
         mlflow.log_metric("train_seconds", train_seconds)
         out = ROOT / "models" / name

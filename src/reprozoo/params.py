@@ -52,6 +52,10 @@ class Runtime:
     # so results re-derive bit for bit only with the same count.
     threads: int = _checked(2, check=(_positive, "a positive integer"))
     deterministic: bool = True
+    # CUDA only (ignored on the CPU): replay each full-batch step as a CUDA graph (measured 4-6x faster
+    # for the MNIST models on an H100, same accuracy), and bf16 autocast (off: not yet measured enough).
+    cuda_graphs: bool = True
+    amp: bool = False
 
 
 @dataclass(frozen=True)

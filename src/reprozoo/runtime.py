@@ -18,7 +18,8 @@ def configure(device: str, threads: int, deterministic: bool) -> torch.device:
         # cuBLAS needs this workspace setting to be deterministic; harmless on the CPU.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    # Autotuning picks kernels by timing, which is not repeatable; allowed only when determinism is off.
+    torch.backends.cudnn.benchmark = not deterministic
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():

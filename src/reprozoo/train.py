@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reprozoo.cuda_graph import GraphedStep, can_graph
 from reprozoo.errors import ReprozooError
 
 OPTIMIZERS = {
@@ -20,8 +21,15 @@ OPTIMIZERS = {
 LOSSES = {"cross_entropy": F.cross_entropy, "nll": F.nll_loss}  # nll: the model ends in LogSoftmax
 
 
+# Optimizers with a fused CUDA kernel: one launch for all parameters instead of several per tensor.
+FUSED_ON_CUDA = ("sgd", "adam")
+
+
 def make_optimizer(name: str, parameters, lr: float, extra: dict) -> torch.optim.Optimizer:
-    """A torch optimizer by name; bad extra keywords are a one-line error."""
+    """A torch optimizer by name (fused on CUDA where torch has it); bad extra keywords are a one-line error."""
+    parameters = [p for p in parameters if p.requires_grad]
+    if name in FUSED_ON_CUDA and parameters and all(p.is_cuda for p in parameters):
+        extra = {"fused": True, **extra}
     try:
         return OPTIMIZERS[name](parameters, lr=lr, **extra)
     except TypeError as err:
@@ -40,30 +48,41 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator, device: t
 
 
 def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
-                    loss_fn: Callable, batch_size: int, generator: torch.Generator) -> dict[str, float]:
-    """One pass over shuffled batches; returns mean loss and accuracy over the epoch."""
+                    loss_fn: Callable, batch_size: int, generator: torch.Generator,
+                    amp: bool = False, graphed: GraphedStep | None = None) -> dict[str, float]:
+    """One pass over shuffled batches; returns mean loss and accuracy over the epoch.
+
+    Nothing in the loop reads a value back to the host, so a GPU never waits on Python.
+    """
     model.train()
+    autocast = torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp and images.device.type == "cuda")
     total_loss = torch.zeros((), device=images.device)
     correct = torch.zeros((), dtype=torch.long, device=images.device)
     for idx in batch_indices(len(labels), batch_size, generator, images.device):
         x, y = as_input(images[idx]), labels[idx]
+        if graphed is not None and len(idx) == batch_size:
+            loss, scores = graphed(x, y)
+            total_loss += loss.detach() * len(y)
+            correct += (scores.argmax(1) == y).sum()
+            continue
         last = {}
 
         def closure():  # every optimizer accepts one; LBFGS needs it to re-evaluate
             optimizer.zero_grad(set_to_none=True)
-            scores = model(x)
-            loss = loss_fn(scores, y)
+            with autocast:
+                scores = model(x)
+                loss = loss_fn(scores.float(), y)
             loss.backward()
             last["scores"], last["loss"] = scores, loss
             return loss
 
         optimizer.step(closure)
-        loss = last["loss"].detach()
-        if not torch.isfinite(loss):
-            raise ReprozooError(f"training diverged: loss is {loss.item()}; lower lr or check the data")
-        total_loss += loss * len(y)
+        total_loss += last["loss"].detach() * len(y)
         correct += (last["scores"].argmax(1) == y).sum()
-    return {"loss": total_loss.item() / len(labels), "accuracy": correct.item() / len(labels)}
+    mean_loss = total_loss.item() / len(labels)
+    if not math.isfinite(mean_loss):  # checked once an epoch: a per-step check would sync the GPU every step
+        raise ReprozooError(f"training diverged: mean epoch loss is {mean_loss}; lower lr or check the data")
+    return {"loss": mean_loss, "accuracy": correct.item() / len(labels)}
 
 
 @torch.no_grad()
@@ -80,15 +99,23 @@ def score(scores: torch.Tensor, labels: torch.Tensor, loss_fn: Callable) -> dict
 
 def fit(model: nn.Module, train: dict, val: dict, optimizer: torch.optim.Optimizer, loss_name: str, epochs: int,
         batch_size: int, generator: torch.Generator, device: torch.device,
-        on_epoch: Callable[[dict], None] = lambda row: None) -> list[dict]:
-    """Train for `epochs`, evaluating on val after each; returns one row per epoch."""
+        on_epoch: Callable[[dict], None] = lambda row: None, amp: bool = False,
+        cuda_graphs: bool = False) -> list[dict]:
+    """Train for `epochs`, evaluating on val after each; returns one row per epoch.
+
+    On CUDA, `amp` runs forward passes in bf16 autocast and `cuda_graphs` replays each full-batch step
+    as one captured graph; both are ignored on the CPU.
+    """
     loss_fn = LOSSES[loss_name]
     images, labels = train["images"].to(device), train["labels"].to(device)
     val_images, val_labels = val["images"].to(device), val["labels"].to(device)
+    graphed = None
+    if cuda_graphs and can_graph(optimizer, device, amp) and len(labels) >= batch_size:
+        graphed = GraphedStep(model, optimizer, loss_fn, as_input(images[:batch_size]), labels[:batch_size])
     history = []
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        tr = train_one_epoch(model, images, labels, optimizer, loss_fn, batch_size, generator)
+        tr = train_one_epoch(model, images, labels, optimizer, loss_fn, batch_size, generator, amp, graphed)
         va = score(predict(model, val_images), val_labels, loss_fn) if len(val_labels) else \
             {"loss": math.nan, "accuracy": math.nan}
         row = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],

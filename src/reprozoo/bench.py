@@ -1,0 +1,204 @@
+"""Training throughput: the project's data path against a seed-style loop, same model, same machine.
+
+Run as `python -m reprozoo.bench` (needs only torch, torchvision, numpy and PyYAML, so it also runs on
+a bare GPU machine with the split tensors carried over). Each (experiment, path) pair runs in its
+own process so that peak memory is its own. Prints one JSON document.
+
+The seed-style loop is what the seeds write: a torchvision-style Dataset turning each image into a
+PIL image and through ToTensor on every access, a DataLoader with shuffle, one small batch per
+step moved to the device. The project's path holds each split once on the device and slices batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from reprozoo import ROOT
+
+DEFAULT_EXPERIMENTS = ("s000-rnn-mnist", "s001-lstm-mnist", "s003-cnn-mnist")
+
+
+def load_recipe(name: str, params_path: Path) -> dict:
+    """An experiment's recipe from params.yaml, read without the pipeline's dependencies."""
+    import yaml
+
+    raw = yaml.safe_load(params_path.read_text())
+    if name not in raw["experiments"]:
+        sys.exit(f"error: experiment {name!r} is not in {params_path}; known: {', '.join(raw['experiments'])}")
+    return raw["experiments"][name]
+
+
+def load_data(dataset: str, splits: Path, synthetic: int) -> tuple[dict, dict, list[int], int]:
+    """(train, test, image_shape, classes): the split tensors, or random CIFAR-shaped ones for speed runs."""
+    if synthetic:
+        g = torch.Generator().manual_seed(0)
+        make = lambda n: {"images": torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g),
+                          "labels": torch.randint(0, 10, (n,), generator=g)}
+        return make(synthetic), make(1000), [3, 32, 32], 10
+    folder = splits / dataset
+    if not (folder / "train.pt").exists():
+        sys.exit(f"error: {folder}/train.pt missing; create it with: dvc repro split@{dataset}")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    train = torch.load(folder / "train.pt", weights_only=True)
+    test = torch.load(folder / "test.pt", weights_only=True)
+    return train, test, manifest["image_shape"], len(manifest["classes"])
+
+
+class SeedStyleDataset(torch.utils.data.Dataset):
+    """What torchvision.datasets.MNIST does per item: uint8 array -> PIL image -> ToTensor."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        from torchvision import transforms
+
+        self.images, self.labels = images.numpy(), labels.tolist()
+        self.to_tensor = transforms.ToTensor()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+
+        image = self.images[i]
+        pil = Image.fromarray(image[0]) if image.shape[0] == 1 else Image.fromarray(image.transpose(1, 2, 0))
+        return self.to_tensor(pil), self.labels[i]
+
+
+def seed_style_epochs(model, optimizer, loss_fn, train: dict, batch_size: int, epochs: int, device) -> None:
+    """The seeds' loop: DataLoader over a per-sample Dataset, .to(device) each batch, .item() each step."""
+    loader = torch.utils.data.DataLoader(SeedStyleDataset(train["images"], train["labels"]),
+                                         batch_size=batch_size, shuffle=True)
+    for _ in range(epochs):
+        model.train()
+        running = 0.0
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+
+
+def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, params_path: Path,
+            synthetic: int, options: dict) -> dict:
+    """Train one experiment one way; return samples/s, test accuracy and peak memory."""
+    from reprozoo.models import create_model
+    from reprozoo.models.wrap import ImageClassifier
+    from reprozoo.runtime import configure, seed_everything
+    from reprozoo.train import LOSSES, fit, make_optimizer, predict
+
+    recipe = load_recipe(name, params_path)
+    epochs = epochs or recipe["epochs"]
+    threads = options.get("threads") or 2
+    device = configure(device_name, threads, deterministic=options.get("deterministic", True))
+    train, test, shape, classes = load_data(recipe["dataset"], splits, synthetic)
+    generator = seed_everything(recipe.get("seed", 0))
+    net = create_model(recipe["model"], tuple(shape), classes, **recipe.get("model_args", {}))
+    channels = shape[0]
+    model = ImageClassifier(net, recipe.get("mean") or [0.0] * channels, recipe.get("std") or [1.0] * channels)
+    model = model.to(device)
+    if options.get("channels_last") and device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
+                               recipe.get("optimizer_args", {}))
+    loss_name = recipe.get("loss", "cross_entropy")
+    no_val = {"images": train["images"][:0], "labels": train["labels"][:0]}
+
+    def train_epochs(n: int) -> None:
+        if path == "project":
+            fit(model, train, no_val, optimizer, loss_name, n, recipe["batch_size"], generator, device,
+                amp=options.get("amp", False), cuda_graphs=options.get("cuda_graphs", False))
+        else:
+            seed_style_epochs(model, optimizer, LOSSES[loss_name], train, recipe["batch_size"], n, device)
+
+    # Untimed warm-up epochs, the same for both paths: CUDA context, cuDNN plans, allocator, caches.
+    if options.get("warmup", 1):
+        train_epochs(options["warmup"])
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    train_epochs(epochs)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    scores = predict(model, test["images"].to(device))
+    accuracy = (scores.argmax(1).cpu() == test["labels"]).float().mean().item()
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"experiment": name, "path": path, "epochs": epochs, "warmup_epochs": options.get("warmup", 1),
+            "train_samples": len(train["labels"]),
+            "seconds": round(seconds, 3), "samples_per_s": round(len(train["labels"]) * epochs / seconds, 1),
+            "test_accuracy": round(accuracy, 4), "peak_memory_mb": round(peak, 1),
+            "peak_memory_kind": "cuda max allocated" if device.type == "cuda" else "process max RSS",
+            "device": str(device) + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""),
+            "options": options}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiments", nargs="+", default=list(DEFAULT_EXPERIMENTS))
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs; 0: each experiment's own from params")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--paths", nargs="+", default=["project", "seed-style"], choices=("project", "seed-style"))
+    parser.add_argument("--splits", type=Path, default=ROOT / "data" / "splits")
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--synthetic", type=int, default=0,
+                        help="train on N random CIFAR-shaped images instead of the split (speed only)")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (project path)")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last on CUDA")
+    parser.add_argument("--cuda-graphs", action="store_true", help="replay each training step as a CUDA graph")
+    parser.add_argument("--no-deterministic", action="store_true", help="allow cuDNN's fastest algorithms")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed epochs before the timed ones")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child process
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    options = {"amp": args.amp, "channels_last": args.channels_last, "cuda_graphs": args.cuda_graphs,
+               "deterministic": not args.no_deterministic, "threads": args.threads, "warmup": args.warmup}
+    if args.one:
+        result = run_one(args.experiments[0], args.paths[0], args.epochs, args.device, args.splits, args.params,
+                         args.synthetic, options)
+        print(json.dumps(result))
+        return
+    results = []
+    for name in args.experiments:
+        row = {}
+        for path in args.paths:
+            cmd = [sys.executable, "-m", "reprozoo.bench", "--one", "--experiments", name, "--paths", path,
+                   "--epochs", str(args.epochs), "--device", args.device, "--splits", str(args.splits),
+                   "--params", str(args.params), "--synthetic", str(args.synthetic), "--threads", str(args.threads),
+                   "--warmup", str(args.warmup)]
+            cmd += [flag for flag, on in (("--amp", args.amp), ("--channels-last", args.channels_last),
+                                          ("--cuda-graphs", args.cuda_graphs),
+                                          ("--no-deterministic", args.no_deterministic)) if on]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+            if out.returncode != 0:
+                sys.exit(f"error: bench of {name} ({path}) failed:\n{out.stderr[-2000:]}")
+            row[path] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{name:>18} {path:>10}: {row[path]['samples_per_s']:>10.1f} samples/s  "
+                  f"acc {row[path]['test_accuracy']:.4f}  {row[path]['seconds']:.1f}s", file=sys.stderr)
+        if {"project", "seed-style"} <= set(row):
+            row["speedup"] = round(row["project"]["samples_per_s"] / row["seed-style"]["samples_per_s"], 2)
+        results.append({"experiment": name, **row})
+    report = {"machine": platform.node(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+              "epochs": args.epochs, "results": results}
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

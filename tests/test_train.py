@@ -1,0 +1,74 @@
+"""The training loop on real data, shrunk: deterministic on the CPU, graph replay equal to eager on CUDA."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reprozoo import ROOT
+from reprozoo.classifier import build_classifier
+from reprozoo.data.split import load_split
+from reprozoo.errors import ReprozooError
+from reprozoo.runtime import configure, seed_everything
+from reprozoo.train import fit, make_optimizer
+
+SPLITS = ROOT / "data" / "splits" / "mnist"
+
+
+@pytest.fixture(scope="module")
+def small_split():
+    """600 real training and 200 validation images of the embedded split (made by the pipeline's own code)."""
+    if (SPLITS / "manifest.json").exists():
+        split = load_split(SPLITS, "mnist")
+    else:  # a checkout where `dvc repro` has not run yet: split the embedded data the same way
+        from reprozoo.data.mnist import from_embedded
+        from reprozoo.data.split import split_raw
+
+        parts = split_raw(from_embedded(), 0.1, 0.2, 0)
+        split = type("S", (), {"train": parts["train"], "val": parts["val"],
+                               "manifest": {"image_shape": [1, 28, 28], "classes": [str(d) for d in range(10)]}})
+    take = lambda part, n: {k: v[:n] for k, v in part.items()}
+    return take(split.train, 600), take(split.val, 200), split.manifest
+
+
+def train_small(params, name, split, device="cpu", epochs=2, **options):
+    train, val, manifest = split
+    exp = params.experiments[name]
+    device = configure(device, params.runtime.threads, True)
+    generator = seed_everything(exp.seed)
+    model = build_classifier(exp, manifest).to(device)
+    optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, exp.optimizer_args)
+    history = fit(model, train, val, optimizer, exp.loss, epochs, exp.batch_size, generator, torch.device(device),
+                  **options)
+    return history, model
+
+
+@pytest.mark.parametrize("name", ["s001-lstm-mnist", "s003-cnn-mnist"])
+def test_training_is_deterministic_on_cpu(params, small_split, name):
+    first, model_a = train_small(params, name, small_split)
+    second, model_b = train_small(params, name, small_split)
+    assert [r["val_loss"] for r in first] == [r["val_loss"] for r in second]
+    for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
+        assert torch.equal(a, b)
+    assert first[-1]["train_loss"] < first[0]["train_loss"] * 1.05  # it learns, or at least does not blow up
+
+
+def test_diverging_loss_is_a_clear_error(params, small_split):
+    exp = params.experiments["s003-cnn-mnist"]
+    train, val, manifest = small_split
+    model = build_classifier(exp, manifest)
+    with torch.no_grad():
+        model.net.head.weight[0, 0] = float("nan")  # one poisoned weight: every loss from here is NaN
+    optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, {})
+    with pytest.raises(ReprozooError, match="training diverged"):
+        fit(model, train, val, optimizer, exp.loss, 3, exp.batch_size, seed_everything(0), torch.device("cpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["s000-rnn-mnist", "s003-cnn-mnist"])
+def test_cuda_graph_replay_matches_eager(params, small_split, name):
+    eager, _ = train_small(params, name, small_split, device="cuda", cuda_graphs=False)
+    graphed, _ = train_small(params, name, small_split, device="cuda", cuda_graphs=True)
+    for a, b in zip(eager, graphed):
+        assert a["val_accuracy"] == pytest.approx(b["val_accuracy"], abs=0.01)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
