@@ -27,7 +27,7 @@ def committed_metrics(name: str) -> dict:
 def test_report_depends_on_every_experiments_metrics(params):
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     listed = {d for d in stages["report"]["deps"] if d.startswith("metrics/")}
-    assert listed == {f"metrics/{name}.json" for name in params.experiments}
+    assert listed == {f"metrics/{name}.json" for name in [*params.experiments, *params.zoo.experiments()]}
 
 
 def test_every_experiment_has_committed_metrics(params):

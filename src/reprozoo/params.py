@@ -92,6 +92,7 @@ class Params:
     runtime: Runtime
     datasets: dict[str, DatasetParams]
     experiments: dict[str, ExperimentParams]
+    zoo: Any = None  # reprozoo.zoo.params.Zoo: the non-classifier experiments (imported late: it builds on this module)
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -151,10 +152,11 @@ def parse_params(raw: Any) -> Params:
     """Check a params mapping as a whole: sections, then cross references between them."""
     from reprozoo.data import SOURCES
     from reprozoo.models import MODELS
+    from reprozoo.zoo.params import parse_zoo
 
     if not isinstance(raw, dict):
         raise ReprozooError("params.yaml: expected a mapping at the top level")
-    known = ("runtime", "datasets", "experiments")
+    known = ("runtime", "datasets", "experiments", "zoo")
     for key in raw:
         if key not in known:
             raise ReprozooError(f"params.yaml: {key}: unknown section; allowed: {', '.join(known)}")
@@ -178,7 +180,11 @@ def parse_params(raw: Any) -> Params:
             raise ReprozooError(f"params.yaml: experiments.{name}.model: {exp.model!r} is unknown; "
                                 f"allowed: {', '.join(sorted(MODELS))}")
         experiments[name] = exp
-    return Params(runtime, datasets, experiments)
+    zoo = parse_zoo(raw.get("zoo"))
+    for name in zoo.experiments():
+        if name in experiments:
+            raise ReprozooError(f"params.yaml: zoo: experiment {name!r} is also under experiments; names must be unique")
+    return Params(runtime, datasets, experiments, zoo)
 
 
 def load_params(path: Path | None = None) -> Params:

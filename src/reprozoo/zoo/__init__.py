@@ -1,0 +1,1 @@
+"""The seeds' basics: regression, tabular, sequence and SVD experiments (params under `zoo` in params.yaml)."""

@@ -1,0 +1,97 @@
+"""Seed 002's "hello" -> "ohlol": RNNCell, nn.RNN, and Embedding + RNN + Linear, on one five-letter sequence."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reprozoo.train import make_optimizer
+
+VOCAB = ["e", "h", "l", "o"]  # the seed's index order
+SOURCE, TARGET = "hello", "ohlol"
+
+
+def encode(text: str) -> torch.Tensor:
+    """Letters -> vocabulary indices (seq,)."""
+    return torch.tensor([VOCAB.index(c) for c in text])
+
+
+def decode(indices: torch.Tensor) -> str:
+    """Vocabulary indices -> letters."""
+    return "".join(VOCAB[i] for i in indices.tolist())
+
+
+class CellModel(nn.Module):
+    """RNNCell(4, 4) stepped by hand over one-hot letters; the hidden state is the 4 class scores."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.cell = nn.RNNCell(len(VOCAB), hidden_size)
+
+    def forward(self, letters: torch.Tensor) -> torch.Tensor:  # (seq,) -> (seq, hidden)
+        x = F.one_hot(letters, len(VOCAB)).float().unsqueeze(1)  # (seq, batch 1, 4)
+        h = torch.zeros(1, self.cell.hidden_size)
+        steps = []
+        for x_t in x:
+            h = self.cell(x_t, h)
+            steps.append(h)
+        return torch.cat(steps)
+
+
+class SequenceModel(nn.Module):
+    """nn.RNN(4, 4) over the one-hot sequence; its outputs are the class scores."""
+
+    def __init__(self, hidden_size: int, num_layers: int):
+        super().__init__()
+        self.rnn = nn.RNN(len(VOCAB), hidden_size, num_layers=num_layers)
+
+    def forward(self, letters: torch.Tensor) -> torch.Tensor:  # (seq,) -> (seq, hidden)
+        x = F.one_hot(letters, len(VOCAB)).float().unsqueeze(1)  # (seq, batch 1, 4), sequence first as the seed
+        out, _ = self.rnn(x)  # h0 defaults to zeros, as the seed sets it
+        return out.squeeze(1)
+
+
+class EmbeddingModel(nn.Module):
+    """Embedding(4, 10) -> RNN(10, hidden, layers) -> Linear(hidden, 4)."""
+
+    def __init__(self, embedding_dim: int, hidden_size: int, num_layers: int):
+        super().__init__()
+        self.embed = nn.Embedding(len(VOCAB), embedding_dim)
+        self.rnn = nn.RNN(embedding_dim, hidden_size, num_layers=num_layers)
+        self.linear = nn.Linear(hidden_size, len(VOCAB))
+
+    def forward(self, letters: torch.Tensor) -> torch.Tensor:  # (seq,) -> (seq, 4)
+        out, _ = self.rnn(self.embed(letters).unsqueeze(1))  # (seq, 1, hidden)
+        return self.linear(out.squeeze(1))
+
+
+def build_char_model(kind: str, hidden_size: int, num_layers: int, embedding_dim: int) -> nn.Module:
+    """One of the seed's three char models. cell and rnn read their hidden state as the 4 scores."""
+    if kind == "cell":
+        return CellModel(hidden_size)
+    if kind == "rnn":
+        return SequenceModel(hidden_size, num_layers)
+    return EmbeddingModel(embedding_dim, hidden_size, num_layers)
+
+
+def fit_char(model: nn.Module, optimizer: str, lr: float, epochs: int) -> list[dict]:
+    """Train on hello -> ohlol; one row per epoch with the loss and the decoded prediction."""
+    x, y = encode(SOURCE), encode(TARGET)
+    opt = make_optimizer(optimizer, model.parameters(), lr, {})
+    history = []
+    for epoch in range(1, epochs + 1):
+        opt.zero_grad()
+        scores = model(x)
+        # The RNNCell seed sums the five per-step losses; the others take the mean over steps.
+        loss = F.cross_entropy(scores, y, reduction="sum" if isinstance(model, CellModel) else "mean")
+        loss.backward()
+        opt.step()
+        history.append({"epoch": epoch, "loss": loss.item(), "decoded": decode(scores.argmax(1))})
+    return history
+
+
+@torch.no_grad()
+def predict_char(model: nn.Module) -> str:
+    """The trained model's reading of "hello"."""
+    return decode(model(encode(SOURCE)).argmax(1))

@@ -1,0 +1,109 @@
+"""linear-regression-fit@<optimizer> and linear-regression: seed 002's Linear(1, 1) on y = 2x.
+
+`fit NAME OPTIMIZER` trains under one optimizer (its own MLflow run) into results/NAME/OPTIMIZER.json;
+`summary NAME` plots every optimizer's loss curve, runs the hand-written gradient descent and
+writes metrics/NAME.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from reprozoo import ROOT
+from reprozoo.data.files import write_json
+from reprozoo.errors import ReprozooError, run_main
+from reprozoo.zoo.common import Timer, data_record, log_series, mlflow_run, save_figure, start, write_metrics, \
+    zoo_params
+from reprozoo.zoo.regression import LINEAR_X, LINEAR_Y, fit_handwritten, fit_linear, predict_handwritten
+
+TASK = "linear_regression"
+
+
+def data() -> dict:
+    return data_record("y=2x", "seed 002 (three points in the code)", {"x": LINEAR_X, "y": LINEAR_Y})
+
+
+def fit(name: str, optimizer: str) -> None:
+    import torch
+
+    params, p = zoo_params(TASK, name)
+    if optimizer not in p.optimizers:
+        raise ReprozooError(f"optimizer {optimizer!r} is not in zoo.{TASK}.{name}.optimizers: {p.optimizers}")
+    start(params, p.seed)
+    with mlflow_run(name, p.reproduces, data(), f"linear-regression-fit@{optimizer}", p, run_name=optimizer,
+                    extra_params={"optimizer": optimizer}) as run:
+        timer = Timer()
+        model, losses = fit_linear(optimizer, p.lr, p.epochs, p.seed)
+        with torch.no_grad():
+            prediction = model(torch.tensor([[p.predict_at]])).item()
+        log_series("loss", losses)
+        import mlflow
+
+        mlflow.log_metrics({"prediction": prediction, "final_loss": losses[-1]})
+        result = {"optimizer": optimizer, "prediction": round(prediction, 6), "final_loss": losses[-1],
+                  "weight": model.weight.item(), "bias": model.bias.item(), "losses": losses,
+                  "seconds": round(timer.seconds(), 3), "run_id": run.info.run_id}
+    write_json(ROOT / "results" / name / f"{optimizer}.json", result)
+    print(f"{name}[{optimizer}]: predict({p.predict_at}) = {prediction:.4f}, final loss {losses[-1]:.3g}")
+
+
+def summary(name: str) -> None:
+    import matplotlib.pyplot as plt
+
+    params, p = zoo_params(TASK, name)
+    start(params, p.seed)
+    fits = {}
+    for opt in p.optimizers:
+        path = ROOT / "results" / name / f"{opt}.json"
+        if not path.exists():
+            raise ReprozooError(f"{path}: missing; create it with: dvc repro linear-regression-fit@{opt}")
+        fits[opt] = json.loads(path.read_text())
+    with mlflow_run(name, p.reproduces, data(), "linear-regression", p, run_name="summary") as run:
+        timer = Timer()
+        w, hand_losses = fit_handwritten(p.handwritten_lr, p.handwritten_epochs, p.seed)
+        hand_prediction = predict_handwritten(w, p.predict_at)
+        log_series("handwritten_loss", hand_losses)
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for opt, f in fits.items():
+            ax.plot(range(1, len(f["losses"]) + 1), [max(v, 1e-12) for v in f["losses"]],
+                    label=f"{opt}: predict({p.predict_at:g}) = {f['prediction']:.3f}")
+        ax.set(yscale="log", xlabel="epoch", ylabel="MSE loss (log scale)",
+               title=f"Linear(1, 1) on y = 2x, lr {p.lr}, {p.epochs} epochs (seed 002)")
+        ax.legend(fontsize=8)
+        figure = save_figure(fig, ROOT / "plots" / name / "loss_curves.png")
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(range(1, len(hand_losses) + 1), hand_losses)
+        ax.set(yscale="log", xlabel="epoch", ylabel="squared error of x = 3",
+               title=f"hand-written GD on w . [x, x^2, 1]: predict(4) = {hand_prediction:.3f}")
+        save_figure(fig, ROOT / "plots" / name / "handwritten_loss.png")
+        results = {
+            "predict_at": p.predict_at,
+            "predictions": {o: f["prediction"] for o, f in fits.items()},
+            "final_losses": {o: f["final_loss"] for o, f in fits.items()},
+            "optimizer_run_ids": {o: f["run_id"] for o, f in fits.items()},
+            "best_optimizer": min(fits, key=lambda o: abs(fits[o]["prediction"] - 2 * p.predict_at)),
+            "handwritten": {"w": [round(v, 6) for v in w.tolist()], "prediction": round(hand_prediction, 6),
+                            "final_loss": hand_losses[-1]},
+            "epochs": p.epochs,
+        }
+        import mlflow
+
+        mlflow.log_metrics({f"prediction_{o}": f["prediction"] for o, f in fits.items()})
+        mlflow.log_metric("handwritten_prediction", hand_prediction)
+        write_metrics(name, p, data(), results, figure, run.info.run_id, timer.seconds())
+    table = ", ".join(f"{o} {f['prediction']:.3f}" for o, f in fits.items())
+    print(f"{name}: predict({p.predict_at}) {table}; hand-written {hand_prediction:.3f}")
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "fit":
+        fit(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "summary":
+        summary(sys.argv[2])
+    else:
+        raise ReprozooError("usage: linear_regression.py fit NAME OPTIMIZER | summary NAME")
+
+
+if __name__ == "__main__":
+    run_main(main)
