@@ -110,7 +110,7 @@ def _figure(value) -> str:
 def render_table(report: dict) -> str:
     """The report's body as Markdown: a summary line and one table row per experiment or missing id."""
     lines = [f"{report['reproduced_ids']} of {report['catalogue_ids']} catalogue ids have an experiment "
-             f"({report['experiments']} experiments). Links open the run in `make ui` on the store that produced "
+             f"({report['experiments']} experiment{'' if report['experiments'] == 1 else 's'}). Links open the run in `make ui` on the store that produced "
              f"the metrics.", "",
              "| id | experiment | seed reports | ours | ours − seed | data (source) | comparable | epochs | train s "
              "| device | MLflow run |",
@@ -121,8 +121,9 @@ def render_table(report: dict) -> str:
             continue
         run = f"[{r['mlflow_run_id'][:8]}]({r['mlflow_url']})" if r["mlflow_url"] else "—"
         seconds = _figure(float(r["train_seconds"])) if r["train_seconds"] is not None else "—"
+        data = r["data"] if r["source"] == r["data"] else f"{r['data']} ({r['source']})"
         lines.append(f"| {r['id']} | {r['experiment']} | {r['seed_reported']} | {r['metric']} {_figure(r['ours'])} | "
-                     f"{_figure(r['difference'])} | {r['data']} ({r['source']}) | {r['comparable']} | "
+                     f"{_figure(r['difference'])} | {data} | {r['comparable']} | "
                      f"{_figure(r['epochs'])} | {seconds} | {_figure(r['device'])} | {run} |")
     return "\n".join(lines) + "\n"
 
