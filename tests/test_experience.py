@@ -28,6 +28,8 @@ import yaml
 from reprozoo import ROOT
 from reprozoo.report import UI_URL, build_report
 
+pytestmark = pytest.mark.ui
+
 EXPERIMENT = "s003-cnn-mnist"
 ARTIFACTS = ROOT / "test-artifacts"
 START_TIMEOUT = 180  # seconds; `mlflow ui` answers after ~30 s on a busy 2-core machine
