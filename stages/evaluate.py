@@ -13,6 +13,7 @@ from reprozoo.catalogue import CATALOGUE
 from reprozoo.data.files import atomic_write, write_json
 from reprozoo.data.split import load_split
 from reprozoo.errors import ReprozooError, run_main
+from reprozoo.figures import confusion_figure, misclassified_figure, save_png
 from reprozoo.params import experiment, load_params
 from reprozoo.runtime import configure
 from reprozoo.tracking import tracking_uri
@@ -45,6 +46,8 @@ def main() -> None:
         "dataset": exp.dataset,
         "source": split.manifest["source"],
         "data_sha256": split.manifest["data_sha256"],
+        # main_metric names the key of the figure that stands beside the seed's (see reprozoo.report).
+        "main_metric": "test_accuracy",
         "test_accuracy": round(result["accuracy"], 6),
         "test_loss": round(result["loss"], 6),
         "test_samples": len(labels),
@@ -55,24 +58,30 @@ def main() -> None:
         "seed_reported": entry.reported,
         "seed_reported_text": entry.reported_text,
         "mlflow_run_id": trained["run_id"],
+        "mlflow_experiment_id": trained["experiment_id"],
     }
     write_json(ROOT / "metrics" / f"{name}.json", metrics)
 
-    predicted = scores.argmax(1).tolist()
+    predicted = scores.argmax(1)
     classes = split.manifest["classes"]
 
     def write_confusion(path):
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["actual", "predicted"])
-            writer.writerows((classes[a], classes[p]) for a, p in zip(labels.tolist(), predicted))
+            writer.writerows((classes[a], classes[p]) for a, p in zip(labels.tolist(), predicted.tolist()))
 
     atomic_write(ROOT / "plots" / name / "confusion.csv", write_confusion)
+    pictures = [save_png(confusion_figure(labels, predicted, classes, name), ROOT / "plots" / name / "confusion.png"),
+                save_png(misclassified_figure(split.test["images"], labels, predicted, classes, name),
+                         ROOT / "plots" / name / "misclassified.png")]
 
     mlflow.set_tracking_uri(tracking_uri())
     with mlflow.start_run(run_id=trained["run_id"]):
         mlflow.log_metrics({"test_accuracy": result["accuracy"], "test_loss": result["loss"]})
         mlflow.set_tag("evaluated", "true")
+        for path in pictures:
+            mlflow.log_artifact(str(path), artifact_path="evaluation")
     print(f"evaluate@{name}: test accuracy {result['accuracy']:.4f} loss {result['loss']:.4f} "
           f"(seed reports {entry.reported_text})")
 

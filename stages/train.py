@@ -13,6 +13,7 @@ from reprozoo.data.files import atomic_write, write_json
 from reprozoo.data.split import load_split
 from reprozoo.errors import run_main
 from reprozoo.params import experiment, load_params
+from reprozoo.progress import Progress
 from reprozoo.runtime import configure, seed_everything
 from reprozoo.tracking import flatten, run_tags, use_experiment
 from reprozoo.train import fit, make_optimizer
@@ -32,28 +33,31 @@ def main() -> None:
     model = build_classifier(exp, split.manifest).to(device)
     optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, exp.optimizer_args)
 
-    use_experiment(name)
+    experiment_id = use_experiment(name)
     tags = run_tags(name, exp.reproduces, split.manifest, f"train@{name}")
     with mlflow.start_run(run_name=name, tags=tags) as run:
         mlflow.log_params(flatten("", {"experiment": dataclasses.asdict(exp), "runtime": dataclasses.asdict(
             params.runtime), "dataset": dataclasses.asdict(params.datasets[exp.dataset]), "device": str(device)}))
 
+        progress = Progress(name, exp.epochs)
+
         def on_epoch(row: dict) -> None:
             mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
-            print(f"[{name}] epoch {row['epoch']}/{exp.epochs} train loss {row['train_loss']:.4f} "
-                  f"acc {row['train_accuracy']:.4f} | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f} "
-                  f"| {row['seconds']:.1f}s", flush=True)
+            progress.epoch_done(row)
 
         start = time.perf_counter()
         history = fit(model, split.train, split.val, optimizer, exp.loss, exp.epochs, exp.batch_size, generator,
-                      device, on_epoch, amp=params.runtime.amp, cuda_graphs=params.runtime.cuda_graphs)
+                      device, on_epoch, amp=params.runtime.amp, cuda_graphs=params.runtime.cuda_graphs,
+                      wrap_batches=progress.batches)
+        progress.close()
         train_seconds = time.perf_counter() - start
         mlflow.log_metric("train_seconds", train_seconds)
         out = ROOT / "models" / name
         log_and_save(model, split.train["images"][:2], model_metadata(name, exp, split.manifest), out)
-        write_json(out / "train.json", {"run_id": run.info.run_id, "train_seconds": round(train_seconds, 2),
-                                        "epochs": exp.epochs, "train_samples": len(split.train["labels"]),
-                                        "device": str(device)})
+        # The experiment id comes from the store (ids differ store to store); the report links with both.
+        write_json(out / "train.json", {"run_id": run.info.run_id, "experiment_id": experiment_id,
+                                        "train_seconds": round(train_seconds, 2), "epochs": exp.epochs,
+                                        "train_samples": len(split.train["labels"]), "device": str(device)})
 
     def write_history(path):
         with open(path, "w", newline="") as f:

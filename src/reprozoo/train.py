@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -49,16 +49,18 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator, device: t
 
 def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, optimizer: torch.optim.Optimizer,
                     loss_fn: Callable, batch_size: int, generator: torch.Generator,
-                    amp: bool = False, graphed: GraphedStep | None = None) -> dict[str, float]:
+                    amp: bool = False, graphed: GraphedStep | None = None,
+                    wrap_batches: Callable[[list], Iterable] = iter) -> dict[str, float]:
     """One pass over shuffled batches; returns mean loss and accuracy over the epoch.
 
     Nothing in the loop reads a value back to the host, so a GPU never waits on Python.
+    wrap_batches: e.g. reprozoo.progress.Progress.batches, to show a bar over the batches.
     """
     model.train()
     autocast = torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp and images.device.type == "cuda")
     total_loss = torch.zeros((), device=images.device)
     correct = torch.zeros((), dtype=torch.long, device=images.device)
-    for idx in batch_indices(len(labels), batch_size, generator, images.device):
+    for idx in wrap_batches(batch_indices(len(labels), batch_size, generator, images.device)):
         x, y = as_input(images[idx]), labels[idx]
         if graphed is not None and len(idx) == batch_size:
             loss, scores = graphed(x, y)
@@ -100,11 +102,11 @@ def score(scores: torch.Tensor, labels: torch.Tensor, loss_fn: Callable) -> dict
 def fit(model: nn.Module, train: dict, val: dict, optimizer: torch.optim.Optimizer, loss_name: str, epochs: int,
         batch_size: int, generator: torch.Generator, device: torch.device,
         on_epoch: Callable[[dict], None] = lambda row: None, amp: bool = False,
-        cuda_graphs: bool = False) -> list[dict]:
+        cuda_graphs: bool = False, wrap_batches: Callable[[list], Iterable] = iter) -> list[dict]:
     """Train for `epochs`, evaluating on val after each; returns one row per epoch.
 
     On CUDA, `amp` runs forward passes in bf16 autocast and `cuda_graphs` replays each full-batch step
-    as one captured graph; both are ignored on the CPU.
+    as one captured graph; both are ignored on the CPU. wrap_batches: see train_one_epoch.
     """
     loss_fn = LOSSES[loss_name]
     images, labels = train["images"].to(device), train["labels"].to(device)
@@ -115,7 +117,8 @@ def fit(model: nn.Module, train: dict, val: dict, optimizer: torch.optim.Optimiz
     history = []
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
-        tr = train_one_epoch(model, images, labels, optimizer, loss_fn, batch_size, generator, amp, graphed)
+        tr = train_one_epoch(model, images, labels, optimizer, loss_fn, batch_size, generator, amp, graphed,
+                             wrap_batches)
         va = score(predict(model, val_images), val_labels, loss_fn) if len(val_labels) else \
             {"loss": math.nan, "accuracy": math.nan}
         row = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],
