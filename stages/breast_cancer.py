@@ -56,7 +56,7 @@ def main() -> None:
             "val_accuracy": round(history[-1]["val_accuracy"], 6), "epochs": p.epochs,
             "train_samples": len(parts["train"][1]), "test_samples": len(parts["test"][1]),
         }
-        write_metrics(name, p, data, results, figure, run.info.run_id, seconds)
+        write_metrics(name, p, data, results, figure, run.info.run_id, seconds, "test_accuracy")
     print(f"{name}: test accuracy {test['accuracy']:.4f} precision {test['precision']:.4f} recall "
           f"{test['recall']:.4f} (majority class {majority:.4f}{', stalled' if stalled else ''}) in {seconds:.1f}s")
 

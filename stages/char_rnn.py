@@ -42,7 +42,7 @@ def main() -> None:
         results = {"decoded": decoded, "target": TARGET, "chars_right": right, "first_epoch_all_right": first,
                    "final_loss": history[-1]["loss"], "model": p.model, "epochs": p.epochs,
                    "decoded_by_epoch": {r["epoch"]: r["decoded"] for r in history if r["epoch"] in marks}}
-        write_metrics(name, p, data, results, figure, run.info.run_id, seconds)
+        write_metrics(name, p, data, results, figure, run.info.run_id, seconds, "chars_right")
     print(f"{name}: hello -> {decoded} ({right}/5 right; all right from epoch {first})")
 
 

@@ -87,11 +87,14 @@ def summary(name: str) -> None:
                             "final_loss": hand_losses[-1]},
             "epochs": p.epochs,
         }
+        if "sgd" in fits:  # the seed's own fit is nn.Linear under SGD
+            results["prediction_sgd"] = fits["sgd"]["prediction"]
         import mlflow
 
         mlflow.log_metrics({f"prediction_{o}": f["prediction"] for o, f in fits.items()})
         mlflow.log_metric("handwritten_prediction", hand_prediction)
-        write_metrics(name, p, data(), results, figure, run.info.run_id, timer.seconds())
+        write_metrics(name, p, data(), results, figure, run.info.run_id, timer.seconds(),
+                      "prediction_sgd" if "sgd" in fits else "best_optimizer")
     table = ", ".join(f"{o} {f['prediction']:.3f}" for o, f in fits.items())
     print(f"{name}: predict({p.predict_at}) {table}; hand-written {hand_prediction:.3f}")
 

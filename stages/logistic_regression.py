@@ -43,7 +43,7 @@ def main() -> None:
         results = {"x_at_p_half": round(crossing, 6), "crosses_between_2_and_3": 2 < crossing < 3,
                    "weight": model.weight.item(), "bias": model.bias.item(), "final_loss": losses[-1],
                    "epochs": p.epochs}
-        write_metrics(name, p, data, results, figure, run.info.run_id, seconds)
+        write_metrics(name, p, data, results, figure, run.info.run_id, seconds, "x_at_p_half")
     print(f"{name}: p = 0.5 at x = {crossing:.3f} (seed: between 2 and 3), final BCE {losses[-1]:.4f}")
 
 

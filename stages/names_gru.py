@@ -112,7 +112,7 @@ def main() -> None:
             "chance_accuracy": round(1 / n, 4), "epochs": p.epochs, "train_samples": len(train["labels"]),
             "test_samples": len(test["labels"]), "params": dataclasses.asdict(p),
         }
-        write_metrics(name, p, data, results, figure, run.info.run_id, seconds)
+        write_metrics(name, p, data, results, figure, run.info.run_id, seconds, "test_accuracy")
     print(f"{name}: test accuracy {accuracy:.4f}, top-3 {top3:.4f} over {n} countries after {p.epochs} epochs "
           f"({seconds:.1f}s)")
 

@@ -67,8 +67,9 @@ def main() -> None:
         fig.suptitle(f"{p.model_of}: last RNN layer's outputs, shape {tuple(acts.shape)}")
         figure = save_figure(fig, ROOT / "plots" / name / "activations_heatmap.png")
         mlflow.log_metrics({"saturated_fraction": stats["saturated_fraction"], "mean_abs": acts.abs().mean().item()})
-        write_metrics(name, p, data, {"activations": stats, "batch_size": p.batch_size}, figure, run.info.run_id,
-                      seconds)
+        write_metrics(name, p, data, {"activations": stats, "batch_size": p.batch_size,
+                                      "activation_shape": "x".join(map(str, stats["shape"]))}, figure, run.info.run_id,
+                      seconds, "activation_shape")
     print(f"{name}: hooked {p.model_of}'s RNN: outputs {tuple(acts.shape)} (seed: torch.Size([28, 128, 150])), "
           f"{stats['saturated_fraction']:.1%} saturated")
 

@@ -48,7 +48,7 @@ def main() -> None:
         results = {"test_mse": round(test_mse, 6), "last10_train_mse": round(last_train_mse, 6),
                    "first_window_mse": round(rows[0]["mse"], 6), "windows": p.windows,
                    "test_windows": p.test_windows, "epochs": 1}
-        write_metrics(name, p, data, results, figure, run.info.run_id, seconds)
+        write_metrics(name, p, data, results, figure, run.info.run_id, seconds, "test_mse")
     print(f"{name}: MSE on {p.test_windows} unseen windows {test_mse:.5f} (last 10 training windows "
           f"{last_train_mse:.5f})")
 

@@ -47,7 +47,8 @@ def main() -> None:
                                 f"compression_ratio_k{k}": recon[k]["compression_ratio"]})
         results = {"per_k": {str(k): {m: round(v, 6) for m, v in recon[k].items() if m != "image"} for k in p.ranks},
                    "matrix_shape": [image.shape[0], image.shape[1] * image.shape[2]]}
-        write_metrics(name, p, data, results, figure, run.info.run_id, seconds)
+        results[f"psnr_db_k{max(p.ranks)}"] = round(recon[max(p.ranks)]["psnr_db"], 4)
+        write_metrics(name, p, data, results, figure, run.info.run_id, seconds, f"psnr_db_k{max(p.ranks)}")
     print(f"{name}: " + "; ".join(f"k={k}: PSNR {recon[k]['psnr_db']:.2f} dB, rel. error "
                                   f"{recon[k]['relative_frobenius_error']:.4f}, {recon[k]['compression_ratio']:.2f}x"
                                   for k in p.ranks))

@@ -79,17 +79,25 @@ def save_figure(fig: Any, path: Path, log: bool = True) -> str:
 
 
 def write_metrics(name: str, p: Any, data: dict, results: dict, main_figure: str, run_id: str,
-                  seconds: float) -> dict:
-    """metrics/<name>.json: the report's common fields, then the experiment's own results."""
+                  seconds: float, main_metric: str) -> dict:
+    """metrics/<name>.json: the report's common fields, then the experiment's own results.
+
+    `main_metric` names the key of `results` the report sets beside the seed's figure.
+    """
     entry = CATALOGUE[p.reproduces]
+    if main_metric not in results:
+        raise KeyError(f"main_metric {main_metric!r} is not among the results {sorted(results)}")
     metrics = {
         "experiment": name,
         "reproduces": p.reproduces,
         "dataset": data["dataset"],
         "source": data["source"],
         "data_sha256": data["data_sha256"],
+        # The seed's own data (its three points, scikit-learn's sets, its photo) unless built by us.
+        "data": "embedded" if data["source"] == "embedded" else "full",
         **{k: v for k, v in data.items() if k not in ("dataset", "source", "data_sha256")},
         **results,
+        "main_metric": main_metric,
         "main_figure": main_figure,
         "train_seconds": round(seconds, 2),
         "device": "cpu",
