@@ -56,8 +56,11 @@ def log_and_save(model: ImageClassifier, example: torch.Tensor, metadata: dict, 
     x = example.cpu().float().div(255).numpy().astype(np.float32)  # (2, C, H, W) in [0, 1]
     with torch.no_grad():
         y = model(torch.from_numpy(x)).numpy()
+    # Naming the requirements skips MLflow's inference of them, which starts a separate process each time.
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
+                    f"numpy=={np.__version__}"]
     info = mlflow.pytorch.log_model(model, name="model", input_example=x, signature=infer_signature(x, y),
-                                    metadata=metadata)
+                                    metadata=metadata, pip_requirements=requirements)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(tmp))
