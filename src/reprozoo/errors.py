@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Callable
 
@@ -10,10 +11,24 @@ class ReprozooError(Exception):
     """A problem the user can fix: the message names the key, file or value and what is allowed."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; `message` says what was saved and how to go on."""
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(message or signal.Signals(signum).name)
+        self.signum = signum
+
+
 def run_main(main: Callable[[], None]) -> None:
-    """Run a stage's main(); a ReprozooError becomes one line on stderr and exit code 2."""
+    """Run a stage's main(); a ReprozooError becomes one line on stderr and exit code 2.
+
+    An interruption is one line too, with the shell's code for the signal (130 for SIGINT, 143 for SIGTERM).
+    """
     try:
         main()
     except ReprozooError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as err:
+        print(f"interrupted: {err}", file=sys.stderr)
+        sys.exit(128 + err.signum)

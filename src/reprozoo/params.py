@@ -56,6 +56,8 @@ class Runtime:
     # for the MNIST models on an H100, same accuracy), and bf16 autocast (off: not yet measured enough).
     cuda_graphs: bool = True
     amp: bool = False
+    # After SIGINT/SIGTERM a checkpoint is kept; the next run of the same params and data resumes it.
+    resume: bool = True
 
 
 @dataclass(frozen=True)

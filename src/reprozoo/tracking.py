@@ -2,25 +2,114 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import random
 import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, TypeVar
 
 from reprozoo import ROOT
+from reprozoo.errors import ReprozooError
+
+T = TypeVar("T")
 
 # Progress bars of artifact copies would flood DVC's and CI's logs.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# MLflow's HTTP client retries 7 times with exponential backoff and waits 120 s per request by
+# default: minutes of silence against a server that is down. Users may still set their own.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+
+# How long SQLite waits for another process's write lock (queued experiments share mlflow.db).
+SQLITE_TIMEOUT_S = 60
 
 
 def project_root() -> Path:
-    """The DVC root when a stage runs under DVC (queued experiments run in copies), else the checkout."""
-    return Path(os.environ.get("DVC_ROOT", ROOT))
+    """The original repository root, which holds the one MLflow store and .reprozoo/.
+
+    DVC sets DVC_ROOT to it, also for queued experiments (DVC 3.x); their workspace is a temp
+    copy under <root>/.dvc/tmp/exps/, so a DVC_ROOT or checkout inside one is walked back up.
+    """
+    root = Path(os.environ.get("DVC_ROOT") or ROOT).resolve()
+    parts = root.parts
+    for i in range(len(parts) - 3):
+        if parts[i + 1:i + 4] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i + 1])
+    return root
 
 
 def tracking_uri() -> str:
     """MLFLOW_TRACKING_URI if set, else the SQLite store mlflow.db at the project root."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or \
+        f"sqlite:///{project_root() / 'mlflow.db'}?timeout={SQLITE_TIMEOUT_S}"
+
+
+def redact(uri: str) -> str:
+    """A URI without user:password, fit for messages and logs."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.username or parts.password:
+        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+    return urllib.parse.urlunsplit(parts)
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, with one line, when an http(s) tracking server does not answer its health check."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+            response.read()
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise ReprozooError(f"MLFLOW_TRACKING_URI={redact(uri)}: no MLflow server answers ({reason}); start one "
+                            "(mlflow server --host 127.0.0.1 --port PORT) or unset MLFLOW_TRACKING_URI to log "
+                            "to mlflow.db") from None
+
+
+def is_locked_error(err: BaseException) -> bool:
+    """SQLite's 'database is locked' (or busy), however MLflow or SQLAlchemy wrapped it."""
+    text = str(err).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def with_retries(call: Callable[..., T], *args: Any, attempts: int = 8, **kwargs: Any) -> T:
+    """Call an MLflow function, retrying with jittered backoff while SQLite reports a lock.
+
+    The SQLite busy timeout covers most waits, but a transaction that must upgrade from
+    reading to writing gets SQLITE_BUSY at once, and MLflow does not retry it.
+    """
+    for attempt in range(attempts):
+        try:
+            return call(*args, **kwargs)
+        except Exception as err:
+            if not is_locked_error(err) or attempt == attempts - 1:
+                raise
+            time.sleep(min(8.0, 0.25 * 2 ** attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def store_lock() -> Iterator[None]:
+    """An exclusive lock beside the store, held while creating its tables or an experiment.
+
+    Two queued experiments starting together would otherwise both run MLflow's schema
+    migrations on a fresh mlflow.db, or both create the same experiment name.
+    """
+    folder = project_root() / ".reprozoo"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "mlflow.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def git_commit(root: Path) -> str:
@@ -32,24 +121,38 @@ def git_commit(root: Path) -> str:
         return "unknown"
 
 
+def use_store() -> str:
+    """Point MLflow at the project's store (a server must answer first); returns the URI."""
+    import mlflow
+
+    uri = tracking_uri()
+    check_server(uri)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
 def use_experiment(name: str) -> str:
     """Point MLflow at the project's store and experiment `name` (created once, artifacts beside the store)."""
     import mlflow
+    from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(tracking_uri())
-    existing = mlflow.get_experiment_by_name(name)
-    if existing is not None:
-        return mlflow.set_experiment(experiment_id=existing.experiment_id).experiment_id
-    location = None
-    if tracking_uri().startswith("sqlite:"):
-        location = (project_root() / "mlartifacts").as_uri()
-    experiment_id = mlflow.create_experiment(name, artifact_location=location)
-    return mlflow.set_experiment(experiment_id=experiment_id).experiment_id
+    uri = use_store()
+    with store_lock():  # serialises processes sharing this checkout; a server settles the rest below
+        existing = with_retries(mlflow.get_experiment_by_name, name)
+        if existing is None:
+            location = (project_root() / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
+            try:
+                with_retries(mlflow.create_experiment, name, artifact_location=location)
+            except MlflowException as err:  # another machine created it between our look-up and create
+                if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code) and "already exists" not in str(err):
+                    raise
+            existing = with_retries(mlflow.get_experiment_by_name, name)
+    return with_retries(mlflow.set_experiment, experiment_id=existing.experiment_id).experiment_id
 
 
 def run_tags(experiment: str, reproduces: str, manifest: dict, stage: str) -> dict[str, str]:
     """Tags that tie a run to its code, its DVC stage and its data."""
-    commit = git_commit(project_root())
+    commit = git_commit(ROOT)  # the workspace: a queued experiment runs its own commit
     return {
         "mlflow.source.git.commit": commit,
         "git_commit": commit,

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reprozoo.cuda_graph import GraphedStep, can_graph
+from reprozoo.distributed import shard, sum_over_ranks
 from reprozoo.errors import ReprozooError
 
 OPTIMIZERS = {
@@ -61,6 +62,7 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     total_loss = torch.zeros((), device=images.device)
     correct = torch.zeros((), dtype=torch.long, device=images.device)
     for idx in wrap_batches(batch_indices(len(labels), batch_size, generator, images.device)):
+        idx = shard(idx)  # under torchrun this rank's part of the batch; else all of it
         x, y = as_input(images[idx]), labels[idx]
         if graphed is not None and len(idx) == batch_size:
             loss, scores = graphed(x, y)
@@ -81,6 +83,7 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
         optimizer.step(closure)
         total_loss += last["loss"].detach() * len(y)
         correct += (last["scores"].argmax(1) == y).sum()
+    sum_over_ranks(total_loss, correct)
     mean_loss = total_loss.item() / len(labels)
     if not math.isfinite(mean_loss):  # checked once an epoch: a per-step check would sync the GPU every step
         raise ReprozooError(f"training diverged: mean epoch loss is {mean_loss}; lower lr or check the data")
@@ -102,11 +105,14 @@ def score(scores: torch.Tensor, labels: torch.Tensor, loss_fn: Callable) -> dict
 def fit(model: nn.Module, train: dict, val: dict, optimizer: torch.optim.Optimizer, loss_name: str, epochs: int,
         batch_size: int, generator: torch.Generator, device: torch.device,
         on_epoch: Callable[[dict], None] = lambda row: None, amp: bool = False,
-        cuda_graphs: bool = False, wrap_batches: Callable[[list], Iterable] = iter) -> list[dict]:
+        cuda_graphs: bool = False, wrap_batches: Callable[[list], Iterable] = iter,
+        history: list[dict] | None = None) -> list[dict]:
     """Train for `epochs`, evaluating on val after each; returns one row per epoch.
 
     On CUDA, `amp` runs forward passes in bf16 autocast and `cuda_graphs` replays each full-batch step
     as one captured graph; both are ignored on the CPU. wrap_batches: see train_one_epoch.
+
+    `history`: the rows of epochs already done (a resumed checkpoint); training goes on after them.
     """
     loss_fn = LOSSES[loss_name]
     images, labels = train["images"].to(device), train["labels"].to(device)
@@ -114,8 +120,8 @@ def fit(model: nn.Module, train: dict, val: dict, optimizer: torch.optim.Optimiz
     graphed = None
     if cuda_graphs and can_graph(optimizer, device, amp) and len(labels) >= batch_size:
         graphed = GraphedStep(model, optimizer, loss_fn, as_input(images[:batch_size]), labels[:batch_size])
-    history = []
-    for epoch in range(1, epochs + 1):
+    history = list(history or [])
+    for epoch in range(len(history) + 1, epochs + 1):
         start = time.perf_counter()
         tr = train_one_epoch(model, images, labels, optimizer, loss_fn, batch_size, generator, amp, graphed,
                              wrap_batches)
