@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 
 import torch
 
 from reprozoo import ROOT
 from reprozoo.catalogue import CATALOGUE
-from reprozoo.data.files import atomic_write, write_json
+from reprozoo.data.files import atomic_write, read_json, write_json
 from reprozoo.data.split import load_split
 from reprozoo.errors import ReprozooError, run_main
 from reprozoo.figures import confusion_figure, misclassified_figure, save_png
 from reprozoo.params import experiment, load_params
 from reprozoo.runtime import configure
-from reprozoo.tracking import tracking_uri
+from reprozoo.tracking import use_store, with_retries
 from reprozoo.train import LOSSES, as_input, score
 
 
 def main() -> None:
-    import mlflow
     import mlflow.pyfunc
+    from mlflow.tracking import MlflowClient
 
     name = sys.argv[1]
     params = load_params()
@@ -30,12 +29,14 @@ def main() -> None:
     configure("cpu", params.runtime.threads, params.runtime.deterministic)
     split = load_split(ROOT / "data" / "splits" / exp.dataset, exp.dataset, ("test",))
     model_dir = ROOT / "models" / name
-    if not (model_dir / "train.json").exists():
-        raise ReprozooError(f"{model_dir}: no trained model; create it with: dvc repro train@{name}")
-    trained = json.loads((model_dir / "train.json").read_text())
+    trained = read_json(model_dir / "train.json", f"dvc repro --force train@{name}")
 
     # Score through the saved artifact itself, as a user of the model would load it.
-    model = mlflow.pyfunc.load_model(str(model_dir))
+    try:
+        model = mlflow.pyfunc.load_model(str(model_dir))
+    except Exception as err:  # a half-copied or edited model folder: retraining recreates it
+        raise ReprozooError(f"{model_dir}: not a loadable MLflow model ({type(err).__name__}); recreate it "
+                            f"with: dvc repro --force train@{name}") from None
     labels = split.test["labels"]
     scores = torch.from_numpy(model.predict(as_input(split.test["images"]).numpy()))
     result = score(scores, labels, LOSSES[exp.loss])
@@ -76,12 +77,14 @@ def main() -> None:
                 save_png(misclassified_figure(split.test["images"], labels, predicted, classes, name),
                          ROOT / "plots" / name / "misclassified.png")]
 
-    mlflow.set_tracking_uri(tracking_uri())
-    with mlflow.start_run(run_id=trained["run_id"]):
-        mlflow.log_metrics({"test_accuracy": result["accuracy"], "test_loss": result["loss"]})
-        mlflow.set_tag("evaluated", "true")
-        for path in pictures:
-            mlflow.log_artifact(str(path), artifact_path="evaluation")
+    # Logged through the client, not by reopening the run: that would mark the finished training
+    # run RUNNING, and FAILED or RUNNING for good if this stage were interrupted.
+    client = MlflowClient(use_store())
+    for key in ("accuracy", "loss"):
+        with_retries(client.log_metric, trained["run_id"], f"test_{key}", result[key])
+    with_retries(client.set_tag, trained["run_id"], "evaluated", "true")
+    for path in pictures:
+        with_retries(client.log_artifact, trained["run_id"], str(path), artifact_path="evaluation")
     print(f"evaluate@{name}: test accuracy {result['accuracy']:.4f} loss {result['loss']:.4f} "
           f"(seed reports {entry.reported_text})")
 

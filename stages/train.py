@@ -34,7 +34,9 @@ def start_run(name: str, tags: dict, logged: dict, resumed: dict | None):
     if resumed and resumed["run_id"]:
         try:
             with_retries(mlflow.get_run, resumed["run_id"])
-            return with_retries(mlflow.start_run, run_id=resumed["run_id"])
+            run = with_retries(mlflow.start_run, run_id=resumed["run_id"])
+            with_retries(mlflow.set_tag, "resumed_after_epoch", len(resumed["history"]))
+            return run
         except MlflowException:  # the store was reset since: log the epochs done again into a new run
             pass
     run = with_retries(mlflow.start_run, run_name=name, tags=tags)
@@ -59,10 +61,10 @@ def main() -> None:
 
 def train(name: str) -> None:
     """Train experiment `name` (resuming its checkpoint if any), log it and save its model."""
-    import mlflow
-
     params = load_params()
     exp = experiment(params, name)
+    import mlflow  # after the params check: a typo in params.yaml is reported in a second
+
     device = distributed.setup(configure(params.runtime.device, params.runtime.threads, params.runtime.deterministic))
     main_rank = distributed.is_main()
     split = load_split(ROOT / "data" / "splits" / exp.dataset, exp.dataset, ("train", "val"))

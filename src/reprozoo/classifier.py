@@ -13,6 +13,7 @@ import torch
 from reprozoo.models import create_model
 from reprozoo.models.wrap import ImageClassifier
 from reprozoo.params import ExperimentParams
+from reprozoo.tracking import with_retries
 
 
 def build_classifier(exp: ExperimentParams, manifest: dict) -> ImageClassifier:
@@ -59,8 +60,8 @@ def log_and_save(model: ImageClassifier, example: torch.Tensor, metadata: dict, 
     # Naming the requirements skips MLflow's inference of them, which starts a separate process each time.
     requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
                     f"numpy=={np.__version__}"]
-    info = mlflow.pytorch.log_model(model, name="model", input_example=x, signature=infer_signature(x, y),
-                                    metadata=metadata, pip_requirements=requirements)
+    info = with_retries(mlflow.pytorch.log_model, model, name="model", input_example=x,
+                        signature=infer_signature(x, y), metadata=metadata, pip_requirements=requirements)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(tmp))

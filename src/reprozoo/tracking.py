@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 # Progress bars of artifact copies would flood DVC's and CI's logs.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# Runs stay on this machine: MLflow 3 otherwise sends usage telemetry to its maintainers.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # MLflow's HTTP client retries 7 times with exponential backoff and waits 120 s per request by
 # default: minutes of silence against a server that is down. Users may still set their own.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")

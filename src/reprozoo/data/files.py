@@ -13,6 +13,9 @@ import torch
 
 from reprozoo.errors import ReprozooError
 
+_UMASK = os.umask(0)  # read once: os.umask can only be read by setting it
+os.umask(_UMASK)
+
 
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
@@ -40,6 +43,7 @@ def atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the output should read like any other file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -64,3 +68,13 @@ def load_tensors(path: Path, fix: str) -> dict[str, torch.Tensor]:
         return torch.load(path, weights_only=True)
     except Exception as err:  # a truncated zip, a foreign file: both need the same fix
         raise ReprozooError(f"{path}: unreadable ({type(err).__name__}); recreate it with: {fix}") from None
+
+
+def read_json(path: Path, fix: str) -> Any:
+    """Load a JSON file; a missing or damaged one names the command that recreates it."""
+    if not path.exists():
+        raise ReprozooError(f"{path}: missing; recreate it with: {fix}")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ReprozooError(f"{path}: not valid JSON ({err.__class__.__name__}); recreate it with: {fix}") from None

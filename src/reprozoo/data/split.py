@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from reprozoo.data.files import load_tensors, save_tensors, sha256_file, sha256_tensors, write_json
+from reprozoo.data.files import load_tensors, read_json, save_tensors, sha256_file, sha256_tensors, write_json
 from reprozoo.data.mnist import Raw
 from reprozoo.errors import ReprozooError
 
@@ -96,10 +96,7 @@ class Split:
 
 def read_manifest(folder: Path, dataset: str) -> dict:
     """A split folder's manifest, or a clear error with the command that makes it."""
-    path = folder / "manifest.json"
-    if not path.exists():
-        raise ReprozooError(f"{path}: missing; create it with: dvc repro split@{dataset}")
-    return json.loads(path.read_text())
+    return read_json(folder / "manifest.json", f"dvc repro --force split@{dataset}")
 
 
 def load_split(folder: Path, dataset: str, names: tuple[str, ...] = SPLITS) -> Split:
@@ -111,7 +108,7 @@ def load_split(folder: Path, dataset: str, names: tuple[str, ...] = SPLITS) -> S
         path = folder / f"{name}.pt"
         if not path.exists():
             raise ReprozooError(f"{path}: missing; recreate it with: {fix}")
-        if sha256_file(path) != manifest["files"][f"{name}.pt"]:
+        if sha256_file(path) != manifest.get("files", {}).get(f"{name}.pt"):
             raise ReprozooError(f"{path}: checksum does not match {folder / 'manifest.json'} (corrupt or "
                                 f"edited); recreate it with: {fix}")
         loaded[name] = load_tensors(path, fix)
