@@ -47,6 +47,7 @@ def start_run(name: str, tags: dict, logged: dict, resumed: dict | None):
 
 
 def write_history(path, history: list[dict]) -> None:
+    """The per-epoch rows as the CSV that dvc plots reads."""
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, HISTORY_FIELDS, extrasaction="ignore")
         writer.writeheader()
@@ -93,7 +94,8 @@ def train(name: str) -> None:
             run = start_run(name, run_tags(name, exp.reproduces, split.manifest, f"train@{name}"), logged, resumed)
         run_id = run.info.run_id if run else None
         start = time.perf_counter()
-        last = resumed or checkpoint.capture(model, optimizer, generator, [], run_id, before)
+        last = {**resumed, "run_id": run_id} if resumed else \
+            checkpoint.capture(model, optimizer, generator, [], run_id, before)
 
         def on_epoch(row: dict) -> None:
             nonlocal last

@@ -291,3 +291,37 @@ def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_p
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_a_stage_under_dvc_works_in_its_own_workspace(tmp_path):
+    # A queued experiment's workspace is a temp copy; the package may come from the original checkout.
+    code = "import reprozoo, reprozoo.tracking as t; print(reprozoo.ROOT); print(t.project_root())"
+    workspace = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpab12"
+    workspace.mkdir(parents=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=workspace, capture_output=True, text=True, check=True,
+                         env={**os.environ, "DVC_STAGE": "train@x", "DVC_ROOT": str(workspace)}).stdout.split()
+    assert out == [str(workspace.resolve()), str((tmp_path / "repo").resolve())]
+
+
+def test_sqlite_lock_errors_are_retried_and_others_are_not():
+    from reprozoo.tracking import with_retries
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("(sqlite3.OperationalError) database is locked")
+        return "ok"
+
+    assert with_retries(flaky) == "ok" and len(calls) == 3
+    with pytest.raises(ValueError):
+        with_retries(lambda: (calls.append(1), (_ for _ in ()).throw(ValueError("bad")))[1])
+    assert len(calls) == 4  # a different error is raised at once
+
+
+def test_credentials_never_reach_messages():
+    from reprozoo.tracking import redact
+
+    assert redact("https://alice:s3cret@mlflow.example.org:8443/x") == "https://mlflow.example.org:8443/x"
+    assert redact("sqlite:////repo/mlflow.db") == "sqlite:////repo/mlflow.db"

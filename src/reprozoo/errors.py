@@ -32,3 +32,6 @@ def run_main(main: Callable[[], None]) -> None:
     except Interrupted as err:
         print(f"interrupted: {err}", file=sys.stderr)
         sys.exit(128 + err.signum)
+    except KeyboardInterrupt:  # Ctrl-C before any work worth saving had started
+        print("interrupted by SIGINT; outputs are written whole or not at all", file=sys.stderr)
+        sys.exit(128 + signal.SIGINT)

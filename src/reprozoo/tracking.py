@@ -56,9 +56,9 @@ def tracking_uri() -> str:
 def redact(uri: str) -> str:
     """A URI without user:password, fit for messages and logs."""
     parts = urllib.parse.urlsplit(uri)
-    if parts.username or parts.password:
-        parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
-    return urllib.parse.urlunsplit(parts)
+    if not (parts.username or parts.password):
+        return uri  # untouched: urlunsplit would rewrite sqlite:////abs/path
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
 
 
 def check_server(uri: str, timeout: float = 5.0) -> None:
