@@ -8,7 +8,7 @@ import sys
 import time
 
 from reprozoo import ROOT
-from reprozoo.classifier import build_classifier, log_and_save, model_metadata
+from reprozoo.classifier import build_classifier, log_and_save, model_metadata, trainable_parameters
 from reprozoo.data.files import atomic_write, write_json
 from reprozoo.data.split import load_split
 from reprozoo.errors import run_main
@@ -30,14 +30,19 @@ def main() -> None:
     device = configure(params.runtime.device, params.runtime.threads, params.runtime.deterministic)
     split = load_split(ROOT / "data" / "splits" / exp.dataset, exp.dataset, ("train", "val"))
     generator = seed_everything(exp.seed)
+    # Timed from here: a transfer stand-in pretrains its backbone while it is built.
+    start = time.perf_counter()
     model = build_classifier(exp, split.manifest).to(device)
-    optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, exp.optimizer_args)
+    trainable = trainable_parameters(model)  # a frozen backbone's weights stay out of the optimizer
+    optimizer = make_optimizer(exp.optimizer, trainable, exp.lr, exp.optimizer_args)
 
     experiment_id = use_experiment(name)
     tags = run_tags(name, exp.reproduces, split.manifest, f"train@{name}")
     with mlflow.start_run(run_name=name, tags=tags) as run:
         mlflow.log_params(flatten("", {"experiment": dataclasses.asdict(exp), "runtime": dataclasses.asdict(
-            params.runtime), "dataset": dataclasses.asdict(params.datasets[exp.dataset]), "device": str(device)}))
+            params.runtime), "dataset": dataclasses.asdict(params.datasets[exp.dataset]), "device": str(device),
+            "trainable_parameters": sum(p.numel() for p in trainable),
+            "frozen_parameters": sum(p.numel() for p in model.parameters() if not p.requires_grad)}))
 
         progress = Progress(name, exp.epochs)
 
@@ -45,7 +50,6 @@ def main() -> None:
             mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
             progress.epoch_done(row)
 
-        start = time.perf_counter()
         history = fit(model, split.train, split.val, optimizer, exp.loss, exp.epochs, exp.batch_size, generator,
                       device, on_epoch, amp=params.runtime.amp, cuda_graphs=params.runtime.cuda_graphs,
                       wrap_batches=progress.batches)
