@@ -46,6 +46,9 @@ def main() -> None:
         "reproduces": exp.reproduces,
         "dataset": exp.dataset,
         "source": split.manifest["source"],
+        "source_note": split.manifest.get("source_note", ""),
+        "model": exp.model,
+        "permute_pixels": exp.permute_pixels,
         "data_sha256": split.manifest["data_sha256"],
         # main_metric names the key of the figure that stands beside the seed's (see reprozoo.report).
         "main_metric": "test_accuracy",

@@ -13,7 +13,7 @@ import sys
 import time
 
 from reprozoo import ROOT, checkpoint, distributed
-from reprozoo.classifier import build_classifier, log_and_save, model_metadata
+from reprozoo.classifier import build_classifier, log_and_save, model_metadata, trainable_parameters
 from reprozoo.data.files import atomic_write, write_json
 from reprozoo.data.split import load_split
 from reprozoo.errors import Interrupted, run_main
@@ -70,8 +70,11 @@ def train(name: str) -> None:
     main_rank = distributed.is_main()
     split = load_split(ROOT / "data" / "splits" / exp.dataset, exp.dataset, ("train", "val"))
     generator = seed_everything(exp.seed)
+    # Timed from here: a transfer stand-in pretrains its backbone while it is built.
+    start = time.perf_counter()
     model = build_classifier(exp, split.manifest).to(device)
-    optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, exp.optimizer_args)
+    trainable = trainable_parameters(model)  # a frozen backbone's weights stay out of the optimizer
+    optimizer = make_optimizer(exp.optimizer, trainable, exp.lr, exp.optimizer_args)
 
     digest = checkpoint.fingerprint(exp, params.runtime, split.manifest["data_sha256"], device.type,
                                     distributed.world()[1])
@@ -90,10 +93,12 @@ def train(name: str) -> None:
             experiment_id = use_experiment(name)
             logged = flatten("", {"experiment": dataclasses.asdict(exp),
                                   "runtime": dataclasses.asdict(params.runtime),
-                                  "dataset": dataclasses.asdict(params.datasets[exp.dataset]), "device": str(device)})
+                                  "dataset": dataclasses.asdict(params.datasets[exp.dataset]), "device": str(device),
+                                  "trainable_parameters": sum(p.numel() for p in trainable),
+                                  "frozen_parameters": sum(p.numel() for p in model.parameters()
+                                                           if not p.requires_grad)})
             run = start_run(name, run_tags(name, exp.reproduces, split.manifest, f"train@{name}"), logged, resumed)
         run_id = run.info.run_id if run else None
-        start = time.perf_counter()
         last = {**resumed, "run_id": run_id} if resumed else \
             checkpoint.capture(model, optimizer, generator, [], run_id, before)
 

@@ -69,3 +69,28 @@ def test_path_source_needs_a_path():
 
 def test_integer_is_accepted_where_a_number_is_expected():
     assert parse_params(with_change("experiments.s000-rnn-mnist.lr", 1)).experiments["s000-rnn-mnist"].lr == 1.0
+
+
+def test_fashion_mnist_is_one_entry_away_and_checks_its_source():
+    raw = copy.deepcopy(RAW)
+    raw["datasets"]["fashion_mnist"] = {"source": "system", "path": None, "val_fraction": 0.1, "seed": 0}
+    raw["experiments"]["s002-mnist-fc"]["dataset"] = "fashion_mnist"
+    assert parse_params(raw).experiments["s002-mnist-fc"].dataset == "fashion_mnist"
+    raw["datasets"]["fashion_mnist"]["source"] = "embedded"
+    with pytest.raises(ReprozooError, match="datasets.fashion_mnist.source: 'embedded' is unknown; allowed: system, "
+                                            "torchvision, path"):
+        parse_params(raw)
+
+
+def test_stand_ins_are_the_offline_defaults_and_the_real_data_one_param_away(params):
+    assert params.datasets["cifar10"].source == "standin" and params.datasets["cats_dogs"].source == "standin"
+    for name, real in (("cifar10", "torchvision"), ("cats_dogs", "path")):
+        changed = with_change(f"datasets.{name}.source", real)
+        changed["datasets"][name]["path"] = "/data/real"
+        assert parse_params(changed).datasets[name].source == real
+
+
+def test_permute_pixels_must_be_a_boolean():
+    with pytest.raises(ReprozooError, match="experiments.s004-fc-mnist-permuted.permute_pixels: 'yes' is not true or "
+                                            "false"):
+        parse_params(with_change("experiments.s004-fc-mnist-permuted.permute_pixels", "yes"))

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from reprozoo.models import create_model
-from reprozoo.models.wrap import ImageClassifier
+from reprozoo.models.wrap import ImageClassifier, pixel_permutation
 from reprozoo.params import ExperimentParams
 from reprozoo.tracking import with_retries
 
@@ -22,7 +23,13 @@ def build_classifier(exp: ExperimentParams, manifest: dict) -> ImageClassifier:
     net = create_model(exp.model, shape, len(manifest["classes"]), **exp.model_args)
     mean = exp.mean if exp.mean is not None else [0.0] * shape[0]  # None: the seed feeds ToTensor's [0, 1]
     std = exp.std if exp.std is not None else [1.0] * shape[0]
-    return ImageClassifier(net, mean, std)
+    order = pixel_permutation(shape, exp.seed) if exp.permute_pixels else None
+    return ImageClassifier(net, mean, std, order)
+
+
+def trainable_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Parameters the optimizer may change: frozen ones (requires_grad False) stay out."""
+    return [p for p in model.parameters() if p.requires_grad]
 
 
 def model_metadata(name: str, exp: ExperimentParams, manifest: dict) -> dict:
@@ -39,6 +46,9 @@ def model_metadata(name: str, exp: ExperimentParams, manifest: dict) -> dict:
         "dataset": manifest["dataset"],
         "data_source": manifest["source"],
         "data_sha256": manifest["data_sha256"],
+        "data_note": manifest.get("source_note", ""),
+        "pixel_permutation": "fixed, from the experiment seed, applied inside the model" if exp.permute_pixels
+                             else "none",
         "params": json.dumps(dataclasses.asdict(exp), sort_keys=True),
     }
 

@@ -87,6 +87,9 @@ class ExperimentParams:
     # Per-channel input normalisation the seed applies after ToTensor; null: none.
     mean: list | None = None
     std: list | None = None
+    # Seed 004: one fixed pixel permutation, drawn from `seed`, applied to every image
+    # (train and test alike); it is kept inside the saved model so evaluation uses the same one.
+    permute_pixels: bool = False
 
 
 @dataclass(frozen=True)

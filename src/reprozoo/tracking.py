@@ -165,6 +165,9 @@ def run_tags(experiment: str, reproduces: str, manifest: dict, stage: str) -> di
         "dataset": manifest["dataset"],
         "data_source": manifest["source"],
         "data_sha256": manifest["data_sha256"],
+        # A stand-in is other real images in the dataset's shape; its figures are not the seed's.
+        "data_standin": str(manifest["source"].startswith("standin")).lower(),
+        "data_note": manifest.get("source_note", ""),
     }
 
 

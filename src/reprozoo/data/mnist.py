@@ -122,3 +122,27 @@ def fetch_mnist(source: str, path: str | None, downloads: Path) -> Raw:
     if source == "path":
         return from_idx_folder(Path(path).expanduser(), "path", DIGITS)
     raise ReprozooError(f"mnist: unknown source {source!r}; allowed: embedded, torchvision, path")
+
+
+# Debian's dataset-fashion-mnist package installs the four IDX files (.gz) here.
+FASHION_SYSTEM_FOLDER = Path("/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+
+
+def fetch_fashion_mnist(source: str, path: str | None, downloads: Path) -> Raw:
+    """Fashion-MNIST (same IDX format as MNIST) from Debian's package, torchvision or a folder."""
+    if source == "system":
+        if not FASHION_SYSTEM_FOLDER.is_dir():
+            raise ReprozooError(f"{FASHION_SYSTEM_FOLDER}: missing; install it with: sudo apt-get install "
+                                "dataset-fashion-mnist (or set datasets.fashion_mnist.source to torchvision or path)")
+        raw = from_idx_folder(FASHION_SYSTEM_FOLDER, "system", FASHION_CLASSES)
+        raw.note = f"Debian dataset-fashion-mnist in {FASHION_SYSTEM_FOLDER}"
+        return raw
+    if source == "torchvision":
+        import torchvision
+
+        return from_torchvision(torchvision.datasets.FashionMNIST, downloads, "torchvision", FASHION_CLASSES)
+    if source == "path":
+        return from_idx_folder(Path(path).expanduser(), "path", FASHION_CLASSES)
+    raise ReprozooError(f"fashion_mnist: unknown source {source!r}; allowed: system, torchvision, path")

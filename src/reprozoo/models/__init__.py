@@ -36,4 +36,4 @@ def create_model(name: str, input_shape: tuple[int, ...], num_classes: int, **mo
 
 
 # Importing the modules registers their models.
-from reprozoo.models import cnn, recurrent  # noqa: E402,F401
+from reprozoo.models import advanced, cnn, mlp, recurrent, transfer  # noqa: E402,F401
