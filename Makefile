@@ -5,6 +5,8 @@ STAMP := $(VENV)/.installed-stamp
 # Stage commands call `python`, `dvc` and `mlflow`: the venv's, whoever invokes make.
 export PATH := $(BIN):$(PATH)
 export PYTHONUNBUFFERED := 1
+# Idle OpenMP threads sleep instead of spinning: parallel processes on 2 cores stay fast (see src/reprozoo/__init__.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: install repro test ui chromium bench clean-venv
 
@@ -36,6 +38,12 @@ UI_PORT ?= 5000
 ui: install
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri $(UI_STORE) --host 127.0.0.1 \
 		--port $(UI_PORT) --workers 1
+
+# Training throughput, the project's data path against a seed-style DataLoader loop (prints JSON).
+BENCH_ARGS ?= --epochs 3
+bench: install
+	dvc repro split@mnist
+	python -m reprozoo.bench $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
