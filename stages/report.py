@@ -11,7 +11,8 @@ from reprozoo.data.files import atomic_write, write_json
 
 def main() -> None:
     params = load_params()
-    report = build_report(list(params.experiments), ROOT / "metrics")
+    names = [*params.experiments, *(params.zoo.experiments() if params.zoo else {})]
+    report = build_report(names, ROOT / "metrics")
     write_json(ROOT / "metrics" / "report.json", report)
     atomic_write(ROOT / "metrics" / "report.md", lambda p: p.write_text(render_markdown(report)))
     print(f"report: {len(report['rows'])} rows -> metrics/report.md")

@@ -33,6 +33,12 @@ def test_report_depends_on_every_experiments_metrics(params):
     assert listed == {f"metrics/{name}.json" for name in [*params.experiments, *params.zoo.experiments()]}
 
 
+def test_committed_report_lists_every_experiment(params):
+    report = json.loads((ROOT / "metrics" / "report.json").read_text())
+    listed = {row["experiment"] for row in report["rows"] if row["experiment"]}
+    assert listed == {*params.experiments, *params.zoo.experiments()}
+
+
 def test_every_experiment_has_committed_metrics(params):
     for name, exp in params.experiments.items():
         m = committed_metrics(name)
