@@ -31,10 +31,6 @@ def _fraction(v: float) -> bool:
     return 0 <= v < 1
 
 
-def _non_negative(v: float) -> bool:
-    return v >= 0
-
-
 # Field metadata: "check" is (predicate, "what is allowed"); "choices" a tuple of names.
 def _checked(default: Any = dataclasses.MISSING, *, check=None, choices=None) -> Any:
     meta = {}
