@@ -97,3 +97,10 @@ def test_data_hash_is_stable_across_rewrites(tmp_path, embedded):
     first = write_splits(tmp_path / "a", embedded, {"dataset": "mnist"}, 0.1, 0.2, 0)["data_sha256"]
     second = write_splits(tmp_path / "b", embedded, {"dataset": "mnist"}, 0.1, 0.2, 0)["data_sha256"]
     assert first == second
+
+
+def test_split_files_are_byte_identical_across_rewrites(tmp_path, embedded):
+    # DVC hashes file bytes: a rewrite that differs only in bytes would rerun every stage downstream.
+    first = write_splits(tmp_path / "a", embedded, {"dataset": "mnist"}, 0.1, 0.2, 0)["files"]
+    second = write_splits(tmp_path / "b", embedded, {"dataset": "mnist"}, 0.1, 0.2, 0)["files"]
+    assert first == second

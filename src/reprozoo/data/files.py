@@ -56,8 +56,17 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    """Save a dict of tensors atomically."""
-    atomic_write(path, lambda p: torch.save(tensors, p))
+    """Save a dict of tensors atomically, byte for byte the same each time.
+
+    torch.save names the zip's root folder after the file it is given, here a random temp name, so
+    the same tensors saved twice differed and DVC reran every stage downstream. Given an open
+    file it names that folder "archive".
+    """
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(tensors, f)
+
+    atomic_write(path, write)
 
 
 def load_tensors(path: Path, fix: str) -> dict[str, torch.Tensor]:

@@ -62,7 +62,7 @@ def write_splits(out: Path, raw: Raw, raw_manifest: dict, val_fraction: float, t
     for name, tensors in splits.items():
         save_tensors(out / f"{name}.pt", tensors)
         files[f"{name}.pt"] = sha256_file(out / f"{name}.pt")  # catches a corrupt file before training
-        contents[name] = sha256_tensors(tensors)  # torch.save is not byte-stable; the tensors are
+        contents[name] = sha256_tensors(tensors)  # of the tensors, not the file: the same for any format
     # One hash for the whole split, stable across re-runs: what metrics and MLflow record.
     data_sha256 = hashlib.sha256(json.dumps(contents, sort_keys=True).encode()).hexdigest()
     manifest = {
