@@ -40,7 +40,7 @@ ui: install
 		--port $(UI_PORT) --workers 1
 
 # Training throughput, the project's data path against a seed-style DataLoader loop (prints JSON).
-BENCH_ARGS ?= --epochs 3
+BENCH_ARGS ?= --epochs 3 --repeat 3
 bench: install
 	dvc repro split@mnist
 	python -m reprozoo.bench $(BENCH_ARGS)

@@ -69,3 +69,39 @@ def test_unknown_model_and_argument_are_clear_errors():
         create_model("nope", (1, 28, 28), 10)
     with pytest.raises(ReprozooError, match="model_args.width: not an argument of model 'morvan_cnn'"):
         create_model("morvan_cnn", (1, 28, 28), 10, width=3)
+
+
+@pytest.mark.parametrize("layers,steps", [(3, 28), (2, 1)])
+def test_cpu_tanh_rnn_matches_torch_rnn_and_its_gradients(layers, steps):
+    from reprozoo.models.tanh_rnn import tanh_rnn
+
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(7, 9, num_layers=layers, batch_first=True).double()
+    x = torch.randn(4, steps, 7, dtype=torch.double, requires_grad=True)
+    ours, theirs = tanh_rnn(rnn, x), rnn(x)[0]
+    weights = torch.randn_like(theirs)  # every step's output feeds the loss, as in a stacked layer
+    ours_grads = torch.autograd.grad((ours * weights).sum(), [x, *rnn.parameters()])
+    their_grads = torch.autograd.grad((theirs * weights).sum(), [x, *rnn.parameters()])
+    torch.testing.assert_close(ours, theirs)
+    for a, b in zip(ours_grads, their_grads):
+        torch.testing.assert_close(a, b)
+
+
+def test_cpu_tanh_rnn_is_used_only_to_train():
+    from reprozoo.models import tanh_rnn
+
+    model = create_model("image_rnn", (1, 28, 28), 10, cell="rnn", hidden_size=8, num_layers=2)
+    calls = []
+    original = tanh_rnn._TanhLayer.apply
+    tanh_rnn._TanhLayer.apply = lambda *args: calls.append(1) or original(*args)
+    try:
+        images = torch.rand(3, 1, 28, 28)
+        model.train()
+        model(images).sum().backward()
+        assert len(calls) == 2  # one per layer
+        model.eval()
+        with torch.no_grad():
+            model(images)  # scoring and the saved model use torch's nn.RNN
+        assert len(calls) == 2
+    finally:
+        tanh_rnn._TanhLayer.apply = original

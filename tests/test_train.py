@@ -43,7 +43,7 @@ def train_small(params, name, split, device="cpu", epochs=2, **options):
     return history, model
 
 
-@pytest.mark.parametrize("name", ["s001-lstm-mnist", "s003-cnn-mnist"])
+@pytest.mark.parametrize("name", ["s000-rnn-mnist", "s001-lstm-mnist", "s003-cnn-mnist"])
 def test_training_is_deterministic_on_cpu(params, small_split, name):
     first, model_a = train_small(params, name, small_split)
     second, model_b = train_small(params, name, small_split)
@@ -51,6 +51,24 @@ def test_training_is_deterministic_on_cpu(params, small_split, name):
     for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
         assert torch.equal(a, b)
     assert first[-1]["train_loss"] < first[0]["train_loss"] * 1.05  # it learns, or at least does not blow up
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_cpu_optimizers_are_foreach_and_step_exactly_like_the_default(name):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3))
+    copy = [p.detach().clone().requires_grad_() for p in net.parameters()]
+    ours = make_optimizer(name, net.parameters(), 0.1, {})
+    default = torch.optim.Adam(copy, lr=0.1) if name == "adam" else torch.optim.SGD(copy, lr=0.1)
+    assert ours.defaults["foreach"] is True and not default.defaults["foreach"]
+    for step in range(5):
+        grads = [torch.randn_like(p) for p in copy]
+        for params, optimizer in ((list(net.parameters()), ours), (copy, default)):
+            for p, g in zip(params, grads):
+                p.grad = g.clone()
+            optimizer.step()
+    for a, b in zip(net.parameters(), copy):
+        assert torch.equal(a, b)
 
 
 def test_diverging_loss_is_a_clear_error(params, small_split):

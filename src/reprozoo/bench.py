@@ -1,4 +1,4 @@
-"""Training throughput: the project's data path against a seed-style loop, same model, same machine.
+"""Training throughput: the project's training path against a seed-style loop, same model, same machine.
 
 Run as `python -m reprozoo.bench` (needs only torch, torchvision, numpy and PyYAML, so it also runs on
 a bare GPU machine with the split tensors carried over). Each (experiment, path) pair runs in its
@@ -6,7 +6,9 @@ own process so that peak memory is its own. Prints one JSON document.
 
 The seed-style loop is what the seeds write: a torchvision-style Dataset turning each image into a
 PIL image and through ToTensor on every access, a DataLoader with shuffle, one small batch per
-step moved to the device. The project's path holds each split once on the device and slices batches.
+step moved to the device, torch's default optimizer and nn.RNN. The project's path holds each split
+once on the device and slices batches, with its foreach/fused optimizers and, for tanh RNNs on the
+CPU, reprozoo.models.tanh_rnn.
 """
 
 from __future__ import annotations
@@ -93,10 +95,10 @@ def seed_style_epochs(model, optimizer, loss_fn, train: dict, batch_size: int, e
 def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, params_path: Path,
             synthetic: int, options: dict) -> dict:
     """Train one experiment one way; return samples/s, test accuracy and peak memory."""
-    from reprozoo.models import create_model
+    from reprozoo.models import create_model, tanh_rnn
     from reprozoo.models.wrap import ImageClassifier
     from reprozoo.runtime import configure, seed_everything
-    from reprozoo.train import LOSSES, fit, make_optimizer, predict
+    from reprozoo.train import LOSSES, OPTIMIZERS, fit, make_optimizer, predict
 
     recipe = load_recipe(name, params_path)
     epochs = epochs or recipe["epochs"]
@@ -110,8 +112,12 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     model = model.to(device)
     if options.get("channels_last") and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
-                               recipe.get("optimizer_args", {}))
+    if path == "project":
+        optimizer = make_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
+                                   recipe.get("optimizer_args", {}))
+    else:  # as the seeds build it: torch's defaults
+        optimizer = OPTIMIZERS[recipe["optimizer"]](model.parameters(), lr=recipe["lr"],
+                                                    **recipe.get("optimizer_args", {}))
     loss_name = recipe.get("loss", "cross_entropy")
     no_val = {"images": train["images"][:0], "labels": train["labels"][:0]}
 
@@ -120,6 +126,7 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
             fit(model, train, no_val, optimizer, loss_name, n, recipe["batch_size"], generator, device,
                 amp=options.get("amp", False), cuda_graphs=options.get("cuda_graphs", False))
         else:
+            tanh_rnn.ENABLED = False  # the seeds call nn.RNN as torch ships it
             seed_style_epochs(model, optimizer, LOSSES[loss_name], train, recipe["batch_size"], n, device)
 
     # Untimed warm-up epochs, the same for both paths: CUDA context, cuDNN plans, allocator, caches.
@@ -146,6 +153,21 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
             "options": options}
 
 
+def run_child(name: str, path: str, args: argparse.Namespace) -> dict:
+    """One (experiment, path) training in a fresh process; its JSON result."""
+    cmd = [sys.executable, "-m", "reprozoo.bench", "--one", "--experiments", name, "--paths", path,
+           "--epochs", str(args.epochs), "--device", args.device, "--splits", str(args.splits),
+           "--params", str(args.params), "--synthetic", str(args.synthetic), "--threads", str(args.threads),
+           "--warmup", str(args.warmup)]
+    cmd += [flag for flag, on in (("--amp", args.amp), ("--channels-last", args.channels_last),
+                                  ("--cuda-graphs", args.cuda_graphs),
+                                  ("--no-deterministic", args.no_deterministic)) if on]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    if out.returncode != 0:
+        sys.exit(f"error: bench of {name} ({path}) failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", nargs="+", default=list(DEFAULT_EXPERIMENTS))
@@ -162,6 +184,8 @@ def main() -> None:
     parser.add_argument("--no-deterministic", action="store_true", help="allow cuDNN's fastest algorithms")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs before the timed ones")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each path, taking turns; the median is reported (a shared VM varies ~10%%)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # child process
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -174,26 +198,21 @@ def main() -> None:
         return
     results = []
     for name in args.experiments:
+        runs = {path: [] for path in args.paths}
+        for _ in range(args.repeat):  # the paths take turns, so a slow spell of the machine hits both
+            for path in args.paths:
+                runs[path].append(run_child(name, path, args))
         row = {}
-        for path in args.paths:
-            cmd = [sys.executable, "-m", "reprozoo.bench", "--one", "--experiments", name, "--paths", path,
-                   "--epochs", str(args.epochs), "--device", args.device, "--splits", str(args.splits),
-                   "--params", str(args.params), "--synthetic", str(args.synthetic), "--threads", str(args.threads),
-                   "--warmup", str(args.warmup)]
-            cmd += [flag for flag, on in (("--amp", args.amp), ("--channels-last", args.channels_last),
-                                          ("--cuda-graphs", args.cuda_graphs),
-                                          ("--no-deterministic", args.no_deterministic)) if on]
-            out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-            if out.returncode != 0:
-                sys.exit(f"error: bench of {name} ({path}) failed:\n{out.stderr[-2000:]}")
-            row[path] = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{name:>18} {path:>10}: {row[path]['samples_per_s']:>10.1f} samples/s  "
+        for path, done in runs.items():
+            done.sort(key=lambda r: r["samples_per_s"])
+            row[path] = {**done[len(done) // 2], "samples_per_s_runs": [r["samples_per_s"] for r in done]}
+            print(f"{name:>18} {path:>10}: {row[path]['samples_per_s']:>10.1f} samples/s (median of {len(done)})  "
                   f"acc {row[path]['test_accuracy']:.4f}  {row[path]['seconds']:.1f}s", file=sys.stderr)
         if {"project", "seed-style"} <= set(row):
             row["speedup"] = round(row["project"]["samples_per_s"] / row["seed-style"]["samples_per_s"], 2)
         results.append({"experiment": name, **row})
     report = {"machine": platform.node(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-              "epochs": args.epochs, "results": results}
+              "epochs": args.epochs, "repeat": args.repeat, "results": results}
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

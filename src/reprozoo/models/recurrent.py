@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from reprozoo.models import register_model
+from reprozoo.models.tanh_rnn import can_use, tanh_rnn
 
 
 class RowRecurrentClassifier(nn.Module):
@@ -25,7 +26,7 @@ class RowRecurrentClassifier(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         n, c, h, w = images.shape
         rows = images.permute(0, 2, 1, 3).reshape(n, h, c * w)  # (N, H steps, C*W features)
-        out, _ = self.rnn(rows)  # (N, H, hidden)
+        out = tanh_rnn(self.rnn, rows) if can_use(self.rnn, rows) else self.rnn(rows)[0]  # (N, H, hidden)
         return self.head(out[:, -1])  # (N, classes)
 
 
