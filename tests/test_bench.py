@@ -15,9 +15,9 @@ def test_bench_runs_both_paths_and_reports_medians(tmp_path):
     keep = list(range(0, 5000, 20))  # 250 real digits, 25 per class: seconds, not minutes
     raw.images, raw.labels, raw.is_test = raw.images[keep], raw.labels[keep], raw.is_test[keep]
     write_splits(tmp_path / "mnist", raw, {"dataset": "mnist"}, 0.1, 0.2, 0)
-    out = subprocess.run([sys.executable, "-m", "reprozoo.bench", "--experiments", "s000-rnn-mnist", "--epochs", "1",
-                          "--warmup", "0", "--repeat", "2", "--splits", str(tmp_path), "--out", str(tmp_path / "b.json")],
-                         capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, "-m", "reprozoo.bench", "--experiments", "s000-rnn-mnist", "--epochs", "1",
+           "--warmup", "0", "--repeat", "2", "--splits", str(tmp_path), "--out", str(tmp_path / "b.json")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads((tmp_path / "b.json").read_text())
     assert report["repeat"] == 2

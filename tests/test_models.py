@@ -87,21 +87,18 @@ def test_cpu_tanh_rnn_matches_torch_rnn_and_its_gradients(layers, steps):
         torch.testing.assert_close(a, b)
 
 
-def test_cpu_tanh_rnn_is_used_only_to_train():
+def test_cpu_tanh_rnn_is_used_only_to_train(monkeypatch):
     from reprozoo.models import tanh_rnn
 
     model = create_model("image_rnn", (1, 28, 28), 10, cell="rnn", hidden_size=8, num_layers=2)
     calls = []
     original = tanh_rnn._TanhLayer.apply
-    tanh_rnn._TanhLayer.apply = lambda *args: calls.append(1) or original(*args)
-    try:
-        images = torch.rand(3, 1, 28, 28)
-        model.train()
-        model(images).sum().backward()
-        assert len(calls) == 2  # one per layer
-        model.eval()
-        with torch.no_grad():
-            model(images)  # scoring and the saved model use torch's nn.RNN
-        assert len(calls) == 2
-    finally:
-        tanh_rnn._TanhLayer.apply = original
+    monkeypatch.setattr(tanh_rnn._TanhLayer, "apply", lambda *args: calls.append(1) or original(*args))
+    images = torch.rand(3, 1, 28, 28)
+    model.train()
+    model(images).sum().backward()
+    assert len(calls) == 2  # one per layer
+    model.eval()
+    with torch.no_grad():
+        model(images)  # scoring and the saved model use torch's nn.RNN
+    assert len(calls) == 2
