@@ -7,6 +7,7 @@ import torch
 
 from reprozoo import ROOT
 from reprozoo.classifier import build_classifier
+from reprozoo.cuda_graph import can_graph
 from reprozoo.data.split import load_split
 from reprozoo.errors import ReprozooError
 from reprozoo.runtime import configure, seed_everything
@@ -83,10 +84,39 @@ def test_diverging_loss_is_a_clear_error(params, small_split):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("name", ["s000-rnn-mnist", "s003-cnn-mnist"])
+@pytest.mark.parametrize("name", ["s000-rnn-mnist", "s003-cnn-mnist", "s002-mnist-fc"])  # Adam, Adam, SGD
 def test_cuda_graph_replay_matches_eager(params, small_split, name):
     eager, _ = train_small(params, name, small_split, device="cuda", cuda_graphs=False)
     graphed, _ = train_small(params, name, small_split, device="cuda", cuda_graphs=True)
     for a, b in zip(eager, graphed):
         assert a["val_accuracy"] == pytest.approx(b["val_accuracy"], abs=0.01)
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name,amp", [("s002-mnist-fc", False), ("s000-rnn-mnist", True)])
+def test_cuda_graphs_survive_a_second_fit(params, small_split, name, amp):
+    """A second fit() (the bench's timed epochs, a resumed run) captures a new graph after eager short
+    batches; a captured autograd graph kept alive made that race and corrupt memory on an H100."""
+    train, val, manifest = small_split
+    exp = params.experiments[name]
+    device = configure("cuda", params.runtime.threads, True)
+    generator = seed_everything(exp.seed)
+    model = build_classifier(exp, manifest).to(device)
+    optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, exp.optimizer_args)
+    history = []
+    for epochs in range(1, 4):
+        history = fit(model, train, val, optimizer, exp.loss, epochs, exp.batch_size, generator, device,
+                      amp=amp, cuda_graphs=True, history=history)
+    torch.cuda.synchronize()
+    assert len(history) == 3 and history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_graph_replay_is_offered_only_for_steps_that_replay_exactly():
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")  # can_graph reads only the device type
+    weights = [torch.nn.Parameter(torch.zeros(2))]
+    assert can_graph(torch.optim.Adam(weights), cuda)
+    assert can_graph(torch.optim.SGD(weights, lr=0.1, momentum=0.5), cuda)
+    assert not can_graph(torch.optim.SGD(weights, lr=0.1, momentum=0.5, dampening=0.1), cuda)
+    assert not can_graph(torch.optim.LBFGS(weights), cuda)
+    assert not can_graph(torch.optim.Adam(weights), cpu)

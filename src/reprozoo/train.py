@@ -120,8 +120,8 @@ def fit(model: nn.Module, train: dict, val: dict, optimizer: torch.optim.Optimiz
     images, labels = train["images"].to(device), train["labels"].to(device)
     val_images, val_labels = val["images"].to(device), val["labels"].to(device)
     graphed = None
-    if cuda_graphs and can_graph(optimizer, device, amp) and len(labels) >= batch_size:
-        graphed = GraphedStep(model, optimizer, loss_fn, as_input(images[:batch_size]), labels[:batch_size])
+    if cuda_graphs and can_graph(optimizer, device) and len(labels) >= batch_size:
+        graphed = GraphedStep(model, optimizer, loss_fn, as_input(images[:batch_size]), labels[:batch_size], amp)
     history = list(history or [])
     for epoch in range(len(history) + 1, epochs + 1):
         start = time.perf_counter()
