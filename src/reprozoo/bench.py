@@ -112,6 +112,8 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     model = model.to(device)
     if options.get("channels_last") and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    if options.get("compile") and path == "project":
+        model = torch.compile(model)  # compiled in the untimed warm-up epoch
     if path == "project":
         optimizer = make_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
                                    recipe.get("optimizer_args", {}))
@@ -161,6 +163,7 @@ def run_child(name: str, path: str, args: argparse.Namespace) -> dict:
            "--warmup", str(args.warmup)]
     cmd += [flag for flag, on in (("--amp", args.amp), ("--channels-last", args.channels_last),
                                   ("--cuda-graphs", args.cuda_graphs),
+                                  ("--compile", args.compile),
                                   ("--no-deterministic", args.no_deterministic)) if on]
     out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
     if out.returncode != 0:
@@ -181,6 +184,7 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (project path)")
     parser.add_argument("--channels-last", action="store_true", help="channels_last on CUDA")
     parser.add_argument("--cuda-graphs", action="store_true", help="replay each training step as a CUDA graph")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (project path)")
     parser.add_argument("--no-deterministic", action="store_true", help="allow cuDNN's fastest algorithms")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs before the timed ones")
@@ -190,7 +194,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     options = {"amp": args.amp, "channels_last": args.channels_last, "cuda_graphs": args.cuda_graphs,
-               "deterministic": not args.no_deterministic, "threads": args.threads, "warmup": args.warmup}
+               "compile": args.compile, "deterministic": not args.no_deterministic, "threads": args.threads,
+               "warmup": args.warmup}
     if args.one:
         result = run_one(args.experiments[0], args.paths[0], args.epochs, args.device, args.splits, args.params,
                          args.synthetic, options)
