@@ -32,15 +32,18 @@ def small_split():
     return take(split.train, 600), take(split.val, 200), split.manifest
 
 
-def train_small(params, name, split, device="cpu", epochs=2, **options):
+def train_small(params, name, split, device="cpu", epochs=2, fit_per_epoch=False, **options):
+    """fit_per_epoch: one fit() call per epoch, each going on from the last (as a resumed run does)."""
     train, val, manifest = split
     exp = params.experiments[name]
     device = configure(device, params.runtime.threads, True)
     generator = seed_everything(exp.seed)
     model = build_classifier(exp, manifest).to(device)
     optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, exp.optimizer_args)
-    history = fit(model, train, val, optimizer, exp.loss, epochs, exp.batch_size, generator, torch.device(device),
-                  **options)
+    history = []
+    for upto in range(1, epochs + 1) if fit_per_epoch else [epochs]:
+        history = fit(model, train, val, optimizer, exp.loss, upto, exp.batch_size, generator, device,
+                      history=history, **options)
     return history, model
 
 
@@ -96,18 +99,11 @@ def test_cuda_graph_replay_matches_eager(params, small_split, name):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("name,amp", [("s002-mnist-fc", False), ("s000-rnn-mnist", True)])
 def test_cuda_graphs_survive_a_second_fit(params, small_split, name, amp):
-    """A second fit() (the bench's timed epochs, a resumed run) captures a new graph after eager short
-    batches; a captured autograd graph kept alive made that race and corrupt memory on an H100."""
-    train, val, manifest = small_split
-    exp = params.experiments[name]
-    device = configure("cuda", params.runtime.threads, True)
-    generator = seed_everything(exp.seed)
-    model = build_classifier(exp, manifest).to(device)
-    optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, exp.optimizer_args)
-    history = []
-    for epochs in range(1, 4):
-        history = fit(model, train, val, optimizer, exp.loss, epochs, exp.batch_size, generator, device,
-                      amp=amp, cuda_graphs=True, history=history)
+    """Each fit() captures anew, after an evaluation (eval mode) and after eager short batches (which set
+    the gradients to None). On an H100 this once captured the eval-mode forward, and replayed into
+    gradient memory that had been freed and reused (device-side index asserts)."""
+    history, _ = train_small(params, name, small_split, device="cuda", epochs=3, fit_per_epoch=True, amp=amp,
+                             cuda_graphs=True)
     torch.cuda.synchronize()
     assert len(history) == 3 and history[-1]["train_loss"] < history[0]["train_loss"]
 
