@@ -5,8 +5,11 @@ STAMP := $(VENV)/.installed-stamp
 # Stage commands call `python`, `dvc` and `mlflow`: the venv's, whoever invokes make.
 export PATH := $(BIN):$(PATH)
 export PYTHONUNBUFFERED := 1
-# Idle OpenMP threads sleep instead of spinning: parallel processes on 2 cores stay fast (see src/reprozoo/__init__.py).
-export OMP_WAIT_POLICY ?= PASSIVE
+# Idle OpenMP threads spin briefly, then sleep: fast alone, and parallel processes on 2 cores stay
+# fast (see src/reprozoo/__init__.py). A user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+ifndef OMP_WAIT_POLICY
+export GOMP_SPINCOUNT ?= 300
+endif
 
 .PHONY: install repro test ui chromium bench clean-venv
 

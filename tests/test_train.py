@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -55,6 +59,17 @@ def test_training_is_deterministic_on_cpu(params, small_split, name):
     for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
         assert torch.equal(a, b)
     assert first[-1]["train_loss"] < first[0]["train_loss"] * 1.05  # it learns, or at least does not blow up
+
+
+@pytest.mark.parametrize("env, expected", [({}, "300"), ({"OMP_WAIT_POLICY": "PASSIVE"}, "None"),
+                                           ({"GOMP_SPINCOUNT": "0"}, "0")])
+def test_openmp_threads_spin_briefly_unless_the_user_chose(env, expected):
+    """Importing reprozoo (before torch) bounds libgomp's spinning; a user's own setting is left alone."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = "import os, reprozoo; print(os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == expected
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd"])

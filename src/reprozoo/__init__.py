@@ -3,11 +3,16 @@
 import os
 from pathlib import Path
 
-# OpenMP threads that spin while waiting made training 10-80x slower whenever two processes
-# shared the cores (a queue with -j 2, torchrun, a busy machine); sleeping costs nothing
-# measurable alone (s003-cnn-mnist: 6.2 s passive vs 8.0 s active for 2 epochs). It must be set
-# before torch loads OpenMP, so stages import reprozoo first; the Makefile sets it too.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How long an idle OpenMP thread spins before it sleeps. libgomp's default (300 000 spins) made
+# training 2-60x slower whenever two processes shared the 2 cores (a queue with -j 2, torchrun, a
+# busy machine); sleeping at once (OMP_WAIT_POLICY=PASSIVE) made a lone process 5-10 % slower,
+# as each of a step's many small parallel regions waits for its thread to wake. 300 spins keeps
+# both: measured per step, alone / two processes at once, s001-lstm-mnist 22.9 / 44.6 ms with
+# 300 spins, 25.2 / 43.6 ms passive, 23.2 / 90-1370 ms with libgomp's default. It must be set
+# before torch loads OpenMP, so stages import reprozoo first; the Makefile sets it too. A user's
+# own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "300")
 
 
 def _workspace_root() -> Path:

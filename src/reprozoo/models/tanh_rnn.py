@@ -24,9 +24,10 @@ class _TanhLayer(torch.autograd.Function):
         # Input projections of every step in one product; each step then adds its recurrent term.
         out = torch.addmm(b_ih + b_hh, x.reshape(steps * batch, features), w_ih.t()).view(steps, batch, -1)
         w_hh_t = w_hh.t()
-        out[0].tanh_()
+        h = out.unbind(0)  # the step views, made once: indexing out[t] in the loop costs a call each
+        h[0].tanh_()
         for t in range(1, steps):
-            out[t].addmm_(out[t - 1], w_hh_t).tanh_()
+            h[t].addmm_(h[t - 1], w_hh_t).tanh_()
         ctx.save_for_backward(x, w_ih, w_hh, out)
         return out
 
@@ -34,15 +35,17 @@ class _TanhLayer(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, w_ih, w_hh, out = ctx.saved_tensors
         steps, batch, hidden = out.shape
-        grad_pre = torch.empty_like(out)  # d loss / d (pre-activation) at every step
-        # A contiguous copy we own, so each step adds its recurrent gradient in place (an in-place
-        # product into contiguous rows is ~2x faster here than a new one from strided rows).
-        grad_h = torch.empty_like(out).copy_(grad_out)
+        # One contiguous buffer we own: step t holds d loss / d h_t until tanh_backward turns it, in
+        # place, into d loss / d (pre-activation at t). Each step adds its recurrent gradient into the
+        # row before in place (an in-place product into contiguous rows is ~2x faster here than a new
+        # one from strided rows), and no second buffer is allocated and faulted in.
+        grad = grad_out.clone(memory_format=torch.contiguous_format)
+        g, h = grad.unbind(0), out.unbind(0)
         for t in range(steps - 1, -1, -1):
-            torch.ops.aten.tanh_backward(grad_h[t], out[t], grad_input=grad_pre[t])
+            torch.ops.aten.tanh_backward(g[t], h[t], grad_input=g[t])
             if t:  # the gradient reaching h_{t-1}: from the output at t-1 and through W_hh
-                grad_h[t - 1].addmm_(grad_pre[t], w_hh)
-        flat = grad_pre.view(steps * batch, hidden)
+                g[t - 1].addmm_(g[t], w_hh)
+        flat = grad.view(steps * batch, hidden)
         grad_w_hh = flat[batch:].t() @ out[:-1].reshape((steps - 1) * batch, hidden)
         grad_w_ih = flat.t() @ x.reshape(steps * batch, -1)
         grad_b = flat.sum(0)
