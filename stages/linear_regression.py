@@ -13,8 +13,10 @@ import sys
 from reprozoo import ROOT
 from reprozoo.data.files import write_json
 from reprozoo.errors import ReprozooError, run_main
+from reprozoo.params import Params
 from reprozoo.zoo.common import Timer, data_record, log_series, mlflow_run, save_figure, start, write_metrics, \
     zoo_params
+from reprozoo.zoo.params import LinearRegressionParams
 from reprozoo.zoo.regression import LINEAR_X, LINEAR_Y, fit_handwritten, fit_linear, predict_handwritten
 
 TASK = "linear_regression"
@@ -24,11 +26,10 @@ def data() -> dict:
     return data_record("y=2x", "seed 002 (three points in the code)", {"x": LINEAR_X, "y": LINEAR_Y})
 
 
-def fit(name: str, optimizer: str) -> dict:
+def fit(name: str, params: Params, p: LinearRegressionParams, optimizer: str) -> dict:
     """One optimizer's fit, from the same seed as every other: its own MLflow run and results file."""
     import torch
 
-    params, p = zoo_params(TASK, name)
     start(params, p.seed)
     with mlflow_run(name, p.reproduces, data(), "linear-regression", p, run_name=optimizer,
                     extra_params={"optimizer": optimizer}) as run:
@@ -48,10 +49,9 @@ def fit(name: str, optimizer: str) -> dict:
     return result
 
 
-def summary(name: str, fits: dict[str, dict]) -> None:
+def summary(name: str, params: Params, p: LinearRegressionParams, fits: dict[str, dict]) -> None:
     import matplotlib.pyplot as plt
 
-    params, p = zoo_params(TASK, name)
     start(params, p.seed)
     with mlflow_run(name, p.reproduces, data(), "linear-regression", p, run_name="summary") as run:
         timer = Timer()
@@ -97,12 +97,12 @@ def main() -> None:
     if len(sys.argv) != 2:
         raise ReprozooError("usage: linear_regression.py NAME")
     name = sys.argv[1]
-    _, p = zoo_params(TASK, name)
+    params, p = zoo_params(TASK, name)
     folder = ROOT / "results" / name
     for stale in folder.glob("*.json") if folder.exists() else ():  # optimizers since removed from params
         if stale.stem not in p.optimizers:
             stale.unlink()
-    summary(name, {optimizer: fit(name, optimizer) for optimizer in p.optimizers})
+    summary(name, params, p, {optimizer: fit(name, params, p, optimizer) for optimizer in p.optimizers})
 
 
 if __name__ == "__main__":
