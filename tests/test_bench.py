@@ -6,6 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+import torch
+from torchvision import datasets
+
+from reprozoo.bench import seed_style_dataset
 from reprozoo.data.mnist import from_embedded
 from reprozoo.data.split import write_splits
 
@@ -27,3 +32,15 @@ def test_bench_runs_both_paths_and_reports_medians(tmp_path):
         assert row[path]["samples_per_s"] in row[path]["samples_per_s_runs"]
         assert 0 <= row[path]["test_accuracy"] <= 1 and row[path]["peak_memory_mb"] > 0
     assert row["speedup"] == round(row["project"]["samples_per_s"] / row["seed-style"]["samples_per_s"], 2)
+
+
+@pytest.mark.parametrize("shape, cls", [((1, 28, 28), datasets.MNIST), ((3, 32, 32), datasets.CIFAR10)])
+def test_seed_style_reference_is_torchvisions_dataset_giving_the_same_pixels(shape, cls):
+    from reprozoo.train import as_input
+
+    images = torch.randint(0, 256, (5, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    dataset = seed_style_dataset(images, torch.tensor([4, 3, 2, 1, 0]))
+    assert type(dataset) is cls and len(dataset) == 5
+    x, y = dataset[1]  # through PIL and ToTensor, as in the seeds
+    assert y == 3 and type(y) is int
+    assert torch.equal(x, as_input(images[1]))  # what the project's path trains on

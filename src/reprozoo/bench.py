@@ -4,9 +4,9 @@ Run as `python -m reprozoo.bench` (needs only torch, torchvision, numpy and PyYA
 a bare GPU machine with the split tensors carried over). Each (experiment, path) pair runs in its
 own process so that peak memory is its own. Prints one JSON document.
 
-The seed-style loop is what the seeds write: a torchvision-style Dataset turning each image into a
-PIL image and through ToTensor on every access, a DataLoader with shuffle, one small batch per
-step moved to the device, torch's default optimizer and nn.RNN. The project's path holds each split
+The seed-style loop is what the seeds write: torchvision's MNIST (or CIFAR10) dataset class turning
+each image into a PIL image and through ToTensor on every access, a DataLoader with shuffle, one
+small batch per step moved to the device, torch's default optimizer and nn.RNN. The project's path holds each split
 once on the device and slices batches, with its foreach/fused optimizers and, for tanh RNNs on the
 CPU, reprozoo.models.tanh_rnn.
 """
@@ -56,29 +56,28 @@ def load_data(dataset: str, splits: Path, synthetic: int) -> tuple[dict, dict, l
     return train, test, manifest["image_shape"], len(manifest["classes"])
 
 
-class SeedStyleDataset(torch.utils.data.Dataset):
-    """What torchvision.datasets.MNIST does per item: uint8 array -> PIL image -> ToTensor."""
+def seed_style_dataset(images: torch.Tensor, labels: torch.Tensor) -> torch.utils.data.Dataset:
+    """The seeds' dataset: torchvision's own MNIST (1 channel) or CIFAR10 (3) class with ToTensor.
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
-        from torchvision import transforms
+    Its __getitem__ runs exactly as in the seeds: index the stored array, make a PIL image, ToTensor.
+    Only __init__'s reading of the files is skipped: the split is already in memory, held the way
+    that class holds it (MNIST: a uint8 tensor and a label tensor; CIFAR10: an HWC array and a list).
+    """
+    from torchvision import datasets, transforms
 
-        self.images, self.labels = images.numpy(), labels.tolist()
-        self.to_tensor = transforms.ToTensor()
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        from PIL import Image
-
-        image = self.images[i]
-        pil = Image.fromarray(image[0]) if image.shape[0] == 1 else Image.fromarray(image.transpose(1, 2, 0))
-        return self.to_tensor(pil), self.labels[i]
+    if images.shape[1] == 1:
+        dataset = datasets.MNIST.__new__(datasets.MNIST)
+        dataset.data, dataset.targets = images[:, 0].clone(), labels.clone()
+    else:
+        dataset = datasets.CIFAR10.__new__(datasets.CIFAR10)
+        dataset.data, dataset.targets = images.permute(0, 2, 3, 1).numpy().copy(), labels.tolist()
+    datasets.VisionDataset.__init__(dataset, root="", transform=transforms.ToTensor())
+    return dataset
 
 
 def seed_style_epochs(model, optimizer, loss_fn, train: dict, batch_size: int, epochs: int, device) -> None:
     """The seeds' loop: DataLoader over a per-sample Dataset, .to(device) each batch, .item() each step."""
-    loader = torch.utils.data.DataLoader(SeedStyleDataset(train["images"], train["labels"]),
+    loader = torch.utils.data.DataLoader(seed_style_dataset(train["images"], train["labels"]),
                                          batch_size=batch_size, shuffle=True)
     for _ in range(epochs):
         model.train()
