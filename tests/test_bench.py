@@ -31,7 +31,10 @@ def test_bench_runs_both_paths_and_reports_medians(tmp_path):
         assert len(row[path]["samples_per_s_runs"]) == 2
         assert row[path]["samples_per_s"] in row[path]["samples_per_s_runs"]
         assert 0 <= row[path]["test_accuracy"] <= 1 and row[path]["peak_memory_mb"] > 0
-    assert row["speedup"] == round(row["project"]["samples_per_s"] / row["seed-style"]["samples_per_s"], 2)
+    # The speedup pairs the runs of each turn: the median of project / seed-style run by run.
+    ratios = [p / s for p, s in zip(row["project"]["samples_per_s_runs"], row["seed-style"]["samples_per_s_runs"])]
+    assert row["speedup_runs"] == [round(r, 3) for r in ratios]
+    assert row["speedup"] == round((ratios[0] + ratios[1]) / 2, 2)
 
 
 @pytest.mark.parametrize("shape, cls", [((1, 28, 28), datasets.MNIST), ((3, 32, 32), datasets.CIFAR10)])
