@@ -1,15 +1,81 @@
-"""Shared fixtures: the real params, and small IDX folders written in MNIST's exact format."""
+"""Shared fixtures: the real params, small IDX folders in MNIST's exact format, the fresh clone's repro."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from reprozoo import ROOT
 from reprozoo.data.idx import write_idx
 from reprozoo.data.mnist import IDX_FILES
 from reprozoo.params import load_params
+from workspace import env_for
+
+# The fresh clone's full `dvc repro` (the `clone` fixture of test_pipeline.py) takes ~20 min, and
+# about half of that is one core importing torch and MLflow in each stage's process. So it starts in
+# the background before the first test, the tests that need it run last, and the other tests run
+# meanwhile, mostly on the second core.
+CLONE_FIXTURE = "clone"
+
+
+def needs_clone(item: pytest.Item) -> bool:
+    return CLONE_FIXTURE in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own ordering by fixture scope
+def pytest_collection_modifyitems(items):
+    items[:] = [item for item in items if not needs_clone(item)] + [item for item in items if needs_clone(item)]
+
+
+class BackgroundRepro:
+    """A fresh `git clone` of HEAD, and the default `dvc repro` running in it, as CI runs it."""
+
+    def __init__(self, base: Path):
+        self.repo, self.log = base / "repo", base / "repro.log"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(self.repo)], check=True)
+        self.started, self.seconds = time.time(), None
+        with self.log.open("w") as log:  # a file, not a pipe: nobody reads a pipe while tests run
+            self.proc = subprocess.Popen(["dvc", "repro"], cwd=self.repo, env=env_for(self.repo), stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait(self, timeout: float) -> Path:
+        """The clone once its repro has ended; fails the test with the log's tail when the repro did."""
+        returncode = self.proc.wait(timeout=timeout)
+        self.seconds = self.log.stat().st_mtime - self.started  # its last line: it may have ended long before
+        assert returncode == 0, f"dvc repro in the clone exited {returncode}:\n{self.log.read_text()[-6000:]}"
+        return self.repo
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:  # the session ended early (-x, Ctrl-C): stop DVC and its stage
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=120)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_repro(request, tmp_path_factory):
+    """Started before the first test when a selected test needs the clone; None otherwise."""
+    if not any(needs_clone(item) for item in request.session.items):
+        yield None
+        return
+    job = request.config.stash[REPRO] = BackgroundRepro(tmp_path_factory.mktemp("clone"))
+    yield job
+    job.stop()
+
+
+REPRO = pytest.StashKey[BackgroundRepro]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The fresh clone's `dvc repro` wall time, which the fixture's own duration no longer shows."""
+    job = config.stash.get(REPRO, None)
+    if job is not None and job.seconds is not None:
+        terminalreporter.write_line(f"fresh-clone `dvc repro` (in the background): {job.seconds:.0f} s")
 
 
 @pytest.fixture(scope="session")

@@ -62,13 +62,9 @@ def run(cmd: list[str], cwd: Path, timeout: int = 1500) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory):
-    """A fresh clone of HEAD with the default `dvc repro` run in it, as CI would."""
-    repo = tmp_path_factory.mktemp("clone") / "repo"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(repo)], check=True)
-    result = run(["dvc", "repro"], repo)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return repo
+def clone(background_repro):
+    """A fresh clone of HEAD with the default `dvc repro` run in it, as CI would (started by conftest.py)."""
+    return background_repro.wait(timeout=3000)
 
 
 @pytest.mark.slow
