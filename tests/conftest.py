@@ -57,6 +57,9 @@ class BackgroundRepro:
             self.proc.wait(timeout=120)
 
 
+REPRO = pytest.StashKey[BackgroundRepro]()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def background_repro(request, tmp_path_factory):
     """Started before the first test when a selected test needs the clone; None otherwise."""
@@ -66,9 +69,6 @@ def background_repro(request, tmp_path_factory):
     job = request.config.stash[REPRO] = BackgroundRepro(tmp_path_factory.mktemp("clone"))
     yield job
     job.stop()
-
-
-REPRO = pytest.StashKey[BackgroundRepro]()
 
 
 def pytest_terminal_summary(terminalreporter, config):

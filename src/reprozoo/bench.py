@@ -6,9 +6,9 @@ own process so that peak memory is its own. Prints one JSON document.
 
 The seed-style loop is what the seeds write: torchvision's MNIST (or CIFAR10) dataset class turning
 each image into a PIL image and through ToTensor on every access, a DataLoader with shuffle, one
-small batch per step moved to the device, torch's default optimizer and nn.RNN. The project's path holds each split
-once on the device and slices batches, with its foreach/fused optimizers and, for tanh RNNs on the
-CPU, reprozoo.models.tanh_rnn.
+small batch per step moved to the device, torch's default optimizer and nn.RNN. The project's path
+holds each split once on the device and slices batches, with its foreach/fused optimizers and, for
+tanh RNNs on the CPU, reprozoo.models.tanh_rnn.
 """
 
 from __future__ import annotations
