@@ -11,7 +11,7 @@ ifndef OMP_WAIT_POLICY
 export GOMP_SPINCOUNT ?= 300
 endif
 
-.PHONY: install repro test ui chromium bench clean-venv
+.PHONY: install repro test ui serve chromium bench check-reproduction clean-venv
 
 install: $(STAMP)
 
@@ -23,7 +23,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
+# First end the MLflow runs whose process died (a kill -9 whose stage DVC's run-cache then restores
+# runs no code that would end them: src/reprozoo/dead_runs.py).
 repro: install
+	python -m reprozoo.dead_runs
 	dvc repro
 
 test: install chromium
@@ -39,11 +42,26 @@ chromium:
 UI_STORE ?= sqlite:///$(CURDIR)/mlflow.db
 UI_PORT ?= 5000
 ui: install
+	@MLFLOW_TRACKING_URI=$(UI_STORE) python -m reprozoo.dead_runs
+	@echo "MLflow UI: http://127.0.0.1:$(UI_PORT)/#/experiments?workflowType=machine_learning (the training runs)"
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri $(UI_STORE) --host 127.0.0.1 \
 		--port $(UI_PORT) --workers 1
 
+# Serve an experiment's registered champion (models:/reprozoo-<EXP>@champion, set once it is evaluated)
+# from the project's store, on loopback: make serve EXP=s003-cnn-mnist, then POST to /invocations.
+SERVE_PORT ?= 5001
+serve: install
+	@test -n "$(EXP)" || { echo "usage: make serve EXP=<experiment> (one of params.yaml's experiments)" >&2; exit 2; }
+	MLFLOW_TRACKING_URI=$(UI_STORE) mlflow models serve -m "models:/reprozoo-$(EXP)@champion" --env-manager local \
+		-h 127.0.0.1 -p $(SERVE_PORT) -w 1
+
+# Re-derive every experiment in a fresh clone of HEAD (nothing cached) and hold each figure to the
+# reproducibility contract (docs/reproducibility.md); prints the table, exits 1 on a breach.
+check-reproduction: install
+	python -m reprozoo.check
+
 # Training throughput, the project's data path against a seed-style DataLoader loop (prints JSON).
-BENCH_ARGS ?= --epochs 3 --repeat 3
+BENCH_ARGS ?= --epochs 1 --repeat 3
 bench: install
 	dvc repro split@mnist
 	python -m reprozoo.bench $(BENCH_ARGS)

@@ -1,18 +1,17 @@
-"""report: one row per CATALOGUE id, the seed's figure beside ours, in metrics/report.md and report.json."""
+"""report: one row per CATALOGUE id, what the seed prints beside ours, in metrics/report.md and report.json."""
 
 from __future__ import annotations
 
+import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 from reprozoo import ROOT
+from reprozoo.data.files import atomic_write, write_json
 from reprozoo.errors import run_main
 from reprozoo.params import load_params
 from reprozoo.report import build_report, render_markdown
-from reprozoo.data.files import atomic_write, write_json
 
 
 def main() -> None:
-    params = load_params()
-    names = [*params.experiments, *(params.zoo.experiments() if params.zoo else {})]
-    report = build_report(names, ROOT / "metrics")
+    report = build_report(list(load_params().all()))
     write_json(ROOT / "metrics" / "report.json", report)
     atomic_write(ROOT / "metrics" / "report.md", lambda p: p.write_text(render_markdown(report)))
     print(f"report: {len(report['rows'])} rows -> metrics/report.md")

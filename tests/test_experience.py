@@ -26,11 +26,12 @@ import torch
 import yaml
 
 from reprozoo import ROOT
-from reprozoo.report import UI_URL, build_report
+from reprozoo.report import UI_URL, UI_VIEW, build_report
 
 pytestmark = pytest.mark.ui
 
 EXPERIMENT = "s003-cnn-mnist"
+TSNE = "s003-cnn-tsne"
 ARTIFACTS = ROOT / "test-artifacts"
 START_TIMEOUT = 180  # seconds; `mlflow ui` answers after ~30 s on a busy 2-core machine
 
@@ -39,6 +40,7 @@ def env_for(project: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DVC_ROOT")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # uvicorn, mlflow of this venv
     env["PYTHONPATH"] = str(project / "src")
+    env["DVC_STAGE"] = "test"  # the stages' outputs go to the project (reprozoo.ROOT is the working directory)
     return env
 
 
@@ -55,17 +57,19 @@ def project(tmp_path_factory) -> Path:
     for name in ("src", "stages"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["experiments"] = {EXPERIMENT: {**raw["experiments"][EXPERIMENT], "epochs": 1}}
+    # The embedded MNIST (offline, seconds) and one epoch of the CNN, with its t-SNE probe on 100 images.
+    raw["datasets"] = {"mnist": {**raw["datasets"]["mnist"], "source": "embedded", "val_fraction": 0.1}}
+    raw["backbones"] = {}
+    raw["experiments"] = {"image_classifier": {EXPERIMENT: {**raw["experiments"]["image_classifier"][EXPERIMENT],
+                                                            "epochs": 1}},
+                          "probe": {TSNE: {**raw["experiments"]["probe"][TSNE], "samples": 100}}}
+    raw["spread"] = {}
     (project / "params.yaml").write_text(yaml.safe_dump(raw))
-    splits = ROOT / "data" / "splits" / "mnist"
-    if (splits / "manifest.json").exists() and raw["datasets"]["mnist"]["source"] == "embedded":
-        shutil.copytree(splits, project / "data" / "splits" / "mnist")  # what `make repro` made; saves a minute
-    else:
-        run_stage(project, "stages/download.py", "mnist")
-        run_stage(project, "stages/split.py", "mnist")
-    run_stage(project, "stages/train.py", EXPERIMENT)
-    run_stage(project, "stages/evaluate.py", EXPERIMENT)
-    run_stage(project, "stages/tsne.py", EXPERIMENT, "100")
+    run_stage(project, "stages/download.py", "mnist")
+    run_stage(project, "stages/split.py", "mnist")
+    run_stage(project, "stages/run.py", EXPERIMENT, "train")
+    run_stage(project, "stages/run.py", EXPERIMENT, "evaluate")
+    run_stage(project, "stages/run.py", TSNE)
     return project
 
 
@@ -113,8 +117,9 @@ def servers(project, tmp_path_factory):
     # -o install: use the environment the tests run in rather than (re)building .venv.
     ui = start(["make", "-s", "-o", "install", "ui", f"UI_STORE=sqlite:///{project / 'mlflow.db'}",
                 f"UI_PORT={ui_port}"], env, logs / "ui.log")
-    model = start(["mlflow", "models", "serve", "-m", str(project / "models" / EXPERIMENT), "--env-manager", "local",
-                   "-h", "127.0.0.1", "-p", str(model_port), "-w", "1"], env, logs / "serve.log")
+    # The registered champion, as `make serve` serves it (the alias moved to this run when it was evaluated).
+    model = start(["make", "-s", "-o", "install", "serve", f"EXP={EXPERIMENT}", f"SERVE_PORT={model_port}",
+                   f"UI_STORE=sqlite:///{project / 'mlflow.db'}"], env, logs / "serve.log")
     try:
         wait_until_up(ui, f"http://127.0.0.1:{ui_port}/health", logs / "ui.log")
         wait_until_up(model, f"http://127.0.0.1:{model_port}/ping", logs / "serve.log")
@@ -159,23 +164,27 @@ def test_stages_log_pictures_and_ids_to_the_run(project):
     from mlflow.tracking import MlflowClient
 
     experiment_id, run_id = store_ids(project)
-    trained = json.loads((project / "models" / EXPERIMENT / "train.json").read_text())
+    trained = json.loads((project / "models" / EXPERIMENT / "run.json").read_text())
+    record = json.loads((project / "results" / EXPERIMENT / "run.json").read_text())
     metrics = json.loads((project / "metrics" / f"{EXPERIMENT}.json").read_text())
-    assert (trained["experiment_id"], trained["run_id"]) == (experiment_id, run_id)
-    assert (metrics["mlflow_experiment_id"], metrics["mlflow_run_id"]) == (experiment_id, run_id)
-    assert metrics["main_metric"] == "test_accuracy" and 0.8 < metrics["test_accuracy"] <= 1
+    assert (trained["mlflow_experiment_id"], trained["mlflow_run_id"]) == (experiment_id, run_id)
+    assert (record["mlflow_experiment_id"], record["mlflow_run_id"]) == (experiment_id, run_id)
+    assert record["main_metric"] == "test_accuracy" and 0.8 < metrics["test_accuracy"] <= 1
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
     logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
-    assert logged == {"evaluation/confusion.png", "evaluation/misclassified.png", "evaluation/tsne.png"}
-    for name in ("confusion.png", "misclassified.png", "tsne.png"):
+    assert logged == {"evaluation/confusion.png", "evaluation/misclassified.png"}
+    for name in ("confusion.png", "misclassified.png"):
         assert (project / "plots" / EXPERIMENT / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert (project / "plots" / TSNE / "tsne.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the probe's own run
+    tsne = json.loads((project / "results" / TSNE / "run.json").read_text())
+    assert tsne["info"]["hooked_run_id"] == run_id
 
 
 def test_report_links_to_the_run_in_the_store(project):
     experiment_id, run_id = store_ids(project)
-    (row,) = [r for r in build_report([EXPERIMENT], project / "metrics")["rows"] if r["experiment"]]
-    assert row["mlflow_url"] == f"{UI_URL}/#/experiments/{experiment_id}/runs/{run_id}"
-    assert row["data"] == "embedded" and row["epochs"] == 1
+    (row,) = [r for r in build_report([EXPERIMENT], project)["rows"] if r["experiment"]]
+    assert row["mlflow_url"] == f"{UI_URL}/#/experiments/{experiment_id}/runs/{run_id}?{UI_VIEW}"
+    assert row["data"] == "subset" and row["epochs"] == 1
 
 
 def test_mlflow_ui_shows_the_runs_and_their_metric_charts(project, servers, tmp_path):
@@ -199,8 +208,18 @@ def test_mlflow_ui_shows_the_runs_and_their_metric_charts(project, servers, tmp_
         assert f"{EXPERIMENT} ({metric})" in text, metric  # a per-epoch line chart's legend: run name (metric)
     assert "test_accuracy" in text
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    # A fresh visitor following the project's links (make ui prints the one to start from; the report's
+    # rows carry the same view) lands on the training runs, not on MLflow's GenAI overview.
+    landing = ARTIFACTS / "mlflow-ui-landing.png"
+    visitor = chromium(f"{servers['ui']}/#/experiments/{experiment_id}?{UI_VIEW}", tmp_path / "profile", landing, 60)
+    (ARTIFACTS / "mlflow-ui-landing.html").write_text(visitor)
+    landing_text = visible_text(visitor)
+    assert EXPERIMENT in landing_text and "Detect Issues" not in landing_text, landing_text[:2000]
+    assert "1 matching run" in landing_text or run_id[:8] in visitor, landing_text[:2000]
+    # The Datasets column names the run's data (mlflow.log_input), as the report does.
+    assert "mnist/train" in text or "mnist/train" in landing_text, (text + landing_text)[:3000]
     # The report's link (port aside) opens that run's page.
-    link = build_report([EXPERIMENT], project / "metrics")["rows"]
+    link = build_report([EXPERIMENT], project)["rows"]
     url = next(r["mlflow_url"] for r in link if r["experiment"]).replace(UI_URL, servers["ui"])
     run_text = visible_text(chromium(url, tmp_path / "profile"))
     assert f"Run {run_id}" in run_text and EXPERIMENT in run_text, run_text[:2000]

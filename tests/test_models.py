@@ -1,17 +1,21 @@
-"""Every registered model, and every experiment's model as params.yaml builds it: forward, backward, shapes."""
+"""Every registered model, and every experiment's model as params.yaml builds it: forward, backward, shapes.
+The transfer model's backbone file, as the `backbone` stage writes it and frozen_transfer reads it."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import pytest
 import torch
 
-from reprozoo.classifier import build_classifier
+from reprozoo import backbones
+from reprozoo.data.split import save_splits
 from reprozoo.errors import ReprozooError
-from reprozoo.models import MODELS, create_model
+from reprozoo.models import MODELS, create_model, transfer
+from reprozoo.tasks.image_classifier import build
 
 MNIST_MANIFEST = {"image_shape": [1, 28, 28], "classes": [str(d) for d in range(10)]}
+MANIFESTS = {"mnist": MNIST_MANIFEST, "fashion_mnist": MNIST_MANIFEST,
+             "cifar10": {"image_shape": [3, 32, 32], "classes": MNIST_MANIFEST["classes"]},
+             "cats_dogs": {"image_shape": [3, 32, 32], "classes": ["8", "9"]}}
 
 
 def forward_backward(model: torch.nn.Module, shape=(3, 1, 28, 28)) -> torch.Tensor:
@@ -22,11 +26,32 @@ def forward_backward(model: torch.nn.Module, shape=(3, 1, 28, 28)) -> torch.Tens
     return out
 
 
-# Models that need more than MNIST's shape or their defaults: VGGs pool five times (32x32 at
-# least); frozen_transfer's default downloads ImageNet weights, so the test uses random ones.
+@pytest.fixture
+def backbone_dir(tmp_path, monkeypatch):
+    """An empty models/backbones/ in tmp_path, for both the stage that writes it and the model that reads it."""
+    folder = tmp_path / "backbones"
+    monkeypatch.setattr(transfer, "BACKBONE_DIR", folder)  # backbones.pretrain writes where transfer reads
+    return folder
+
+
+@pytest.fixture
+def lenet_digits(params, tmp_path, monkeypatch, backbone_dir):
+    """backbones.lenet-digits pretrained for one epoch on a small CIFAR-shaped split under a tmp ROOT."""
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (120, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    train = {"images": images, "labels": torch.arange(120) % 10}
+    save_splits(tmp_path / "data" / "splits" / "cifar10", {"train": train},
+                {"dataset": "cifar10", "source": "test", **MANIFESTS["cifar10"]})
+    monkeypatch.setattr(backbones, "ROOT", tmp_path)
+    spec = params.backbones["lenet-digits"].model_copy(update={"epochs": 1})
+    saved = backbones.pretrain("lenet-digits", spec)
+    assert (backbone_dir / "lenet-digits.pt").exists()
+    return saved
+
+
+# frozen_transfer's default loads ImageNet weights, so the registry test uses a random VGG16; VGGs pool
+# five times (32x32 at least).
 SAMPLE = {"vgg_bn": ((3, 32, 32), {}), "frozen_transfer": ((3, 32, 32), {"backbone": "vgg16-random"})}
-MANIFESTS = {"mnist": MNIST_MANIFEST, "cifar10": {"image_shape": [3, 32, 32], "classes": MNIST_MANIFEST["classes"]},
-             "cats_dogs": {"image_shape": [3, 32, 32], "classes": ["8", "9"]}}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -37,18 +62,37 @@ def test_registered_model_forward_backward(name):
     assert torch.isfinite(out).all()
 
 
-def test_every_experiment_builds_and_trains_one_step(params):
-    for name, exp in params.experiments.items():
-        if "pretrain_epochs" in exp.model_args:  # the stand-in backbone pretrains while built: keep it short
-            exp = dataclasses.replace(exp, model_args={**exp.model_args, "pretrain_epochs": 1})
-        manifest = MANIFESTS[exp.dataset]
-        model = build_classifier(exp, manifest)
-        out = forward_backward(model, (2, *manifest["image_shape"]))
+def test_every_experiment_builds_and_trains_one_step(params, lenet_digits):
+    experiments = params.experiments.image_classifier
+    assert any(p.model == "frozen_transfer" for p in experiments.values())  # the backbone fixture is used
+    for name, p in experiments.items():
+        manifest = MANIFESTS[p.dataset]
+        out = forward_backward(build(p, manifest), (2, *manifest["image_shape"]))
         assert out.shape == (2, len(manifest["classes"])), name
 
 
+def test_transfer_loads_the_pretrained_backbone_frozen_with_a_new_head(params, lenet_digits, backbone_dir):
+    assert lenet_digits["model"] == "lenet" and lenet_digits["num_classes"] == 8
+    assert lenet_digits["classes"] == [str(d) for d in range(8)] and lenet_digits["dataset"] == "cifar10"
+    state = torch.load(backbone_dir / "lenet-digits.pt", weights_only=True)["state_dict"]
+    model = create_model("frozen_transfer", (3, 32, 32), 2, backbone="lenet-digits")
+    loaded = model.state_dict()
+    kept = [k for k in state if not k.startswith("head.4.")]
+    assert kept and all(torch.equal(loaded[k], state[k]) for k in kept)  # the pretrained weights, not fresh ones
+    assert {n for n, w in model.named_parameters() if w.requires_grad} == {"head.4.0.weight", "head.4.0.bias"}
+    assert model.head[4][0].in_features == 84 and model.head[4][0].out_features == 2
+    with torch.no_grad():
+        assert torch.allclose(model(torch.rand(3, 3, 32, 32)).exp().sum(1), torch.ones(3))  # LogSoftmax output
+
+
+def test_missing_backbone_file_names_the_stage_that_makes_it(backbone_dir):
+    with pytest.raises(ReprozooError, match=r"backbones/lenet-digits\.pt.*dvc repro backbone@lenet-digits\b") as err:
+        create_model("frozen_transfer", (3, 32, 32), 2, backbone="lenet-digits")
+    assert "\n" not in str(err.value)
+
+
 def test_identity_init_of_recurrent_weights(params):
-    model = build_classifier(params.experiments["s000-rnn-mnist"], MNIST_MANIFEST)
+    model = build(params.experiments.image_classifier["s000-rnn-mnist"], MNIST_MANIFEST)
     rnn = model.net.rnn
     assert rnn.num_layers == 3 and rnn.hidden_size == 150 and rnn.nonlinearity == "tanh"
     for layer in range(3):
@@ -56,9 +100,9 @@ def test_identity_init_of_recurrent_weights(params):
 
 
 def test_normalisation_lives_inside_the_model():
-    net = create_model("morvan_cnn", (1, 28, 28), 10)
     from reprozoo.models.wrap import ImageClassifier
 
+    net = create_model("morvan_cnn", (1, 28, 28), 10)
     wrapped = ImageClassifier(net, [0.1307], [0.3081])
     x = torch.rand(2, 1, 28, 28)
     assert torch.allclose(wrapped(x), net((x - 0.1307) / 0.3081))

@@ -1,96 +1,184 @@
-"""params.yaml parsing: the real file loads; mistakes are one clear line naming key, value and what is allowed."""
+"""params.yaml as pydantic models: the real file loads, frozen; every mistake is one line naming key, value and
+what is allowed, all of them at once; editors get the committed JSON schema; a stage reports them and exits 2."""
 
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from reprozoo import ROOT
 from reprozoo.errors import ReprozooError
-from reprozoo.params import ExperimentParams, parse_params
+from reprozoo.params import ImageClassifier, Probe, parse_params, schema
 
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
+MNIST_RNN = "experiments.image_classifier.s000-rnn-mnist"
 
 
-def test_real_params_load(params):
-    assert params.runtime.device in ("auto", "cpu", "cuda")
-    assert set(params.experiments) >= {"s000-rnn-mnist", "s001-lstm-mnist", "s003-cnn-mnist", "s003-lstm-mnist"}
-    exp = params.experiments["s000-rnn-mnist"]
-    assert isinstance(exp, ExperimentParams)
-    assert exp.model_args["identity_init"] is True
-    with pytest.raises(Exception):  # frozen: a stage cannot change the source of truth
-        exp.lr = 1.0
-
-
-def with_change(path: str, value):
+def with_changes(changes: dict) -> dict:
+    """A deep copy of the real params with dotted keys set (experiment names hold no dots)."""
     raw = copy.deepcopy(RAW)
-    *parents, last = path.split(".")
-    node = raw
-    for key in parents:
-        node = node[key]
-    node[last] = value
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = raw
+        for key in parents:
+            node = node[key]
+        node[last] = value
     return raw
 
 
-@pytest.mark.parametrize("path, value, expected", [
-    ("experiments.s000-rnn-mnist.epochs", "ten", "experiments.s000-rnn-mnist.epochs: 'ten' is not an integer"),
-    ("experiments.s000-rnn-mnist.lr", -1, "experiments.s000-rnn-mnist.lr: -1 is out of range; allowed: a number > 0"),
-    ("experiments.s000-rnn-mnist.batch_size", 0, "batch_size: 0 is out of range"),
-    ("experiments.s000-rnn-mnist.model", "resnet9000", "model: 'resnet9000' is unknown; allowed:"),
-    ("experiments.s000-rnn-mnist.optimizer", "adamw", "optimizer: 'adamw' is unknown; allowed: sgd, adam"),
-    ("experiments.s000-rnn-mnist.dataset", "imagenet", "dataset: 'imagenet' is not under datasets"),
-    ("experiments.s000-rnn-mnist.reproduces", "s999", "reproduces: 's999' is unknown"),
-    ("experiments.s000-rnn-mnist.lrr", 0.1, "experiments.s000-rnn-mnist.lrr: unknown key; allowed:"),
-    ("datasets.mnist.source", "s3", "datasets.mnist.source: 's3' is unknown; allowed: embedded, torchvision, path"),
-    ("datasets.mnist.val_fraction", 1.5, "val_fraction: 1.5 is out of range"),
-    ("runtime.device", "tpu", "runtime.device: 'tpu' is unknown; allowed: auto, cpu, cuda"),
-    ("runtime.threads", True, "runtime.threads: True is not an integer"),
-])
-def test_bad_values_name_key_value_and_allowed(path, value, expected):
+def error_lines(raw: dict) -> list[str]:
     with pytest.raises(ReprozooError) as err:
-        parse_params(with_change(path, value))
-    assert expected in str(err.value)
-    assert "\n" not in str(err.value)
-
-
-def test_missing_required_key():
-    raw = copy.deepcopy(RAW)
-    del raw["experiments"]["s001-lstm-mnist"]["lr"]
-    with pytest.raises(ReprozooError, match=r"experiments.s001-lstm-mnist.lr: missing"):
         parse_params(raw)
+    return str(err.value).splitlines()
 
 
-def test_path_source_needs_a_path():
-    with pytest.raises(ReprozooError, match=r"datasets.mnist.path: required"):
-        parse_params(with_change("datasets.mnist.source", "path"))
+def test_real_params_load_by_kind_and_are_frozen(params):
+    found = params.all()
+    assert {kind for kind, _ in found.values()} == {"image_classifier", "linear_regression", "logistic_regression",
+                                                     "tabular_mlp", "char_rnn", "names_gru", "sin_cos", "svd", "probe"}
+    kind, exp = params.experiment("s000-rnn-mnist")
+    assert kind == "image_classifier" and isinstance(exp, ImageClassifier)
+    assert exp.model_args["identity_init"] is True
+    assert isinstance(params.experiment("s000-rnn-activations")[1], Probe)
+    assert params.datasets.names.source == "embedded" and "lenet-digits" in params.backbones
+    assert set(params.spread.experiments()) <= set(found)
+    with pytest.raises(ValidationError):  # frozen: a stage cannot change the source of truth
+        exp.lr = 1.0
+    with pytest.raises(ValidationError):
+        params.runtime = None
+    with pytest.raises(ReprozooError, match="'nope' is not in params.yaml; known: s000-rnn-mnist, "):
+        params.experiment("nope")
 
 
-def test_integer_is_accepted_where_a_number_is_expected():
-    assert parse_params(with_change("experiments.s000-rnn-mnist.lr", 1)).experiments["s000-rnn-mnist"].lr == 1.0
+@pytest.mark.parametrize("path, value, key, expected", [
+    (f"{MNIST_RNN}.epochs", "10", None, "'10': allowed: a valid integer"),  # strict: YAML's "10" is not 10
+    (f"{MNIST_RNN}.lr", -1, None, "-1: allowed: greater than 0"),
+    ("experiments.char_rnn.s002-char-rnn-cell.lr", -0.5, None, "-0.5: allowed: greater than 0"),
+    (f"{MNIST_RNN}.batch_size", 0, None, "0: allowed: greater than 0"),
+    ("experiments.names_gru.s002-names-gru.batch_size", 0, None, "0: allowed: greater than 0"),
+    (f"{MNIST_RNN}.optimizer", "adamw", None, "'adamw': allowed: 'sgd', 'adam', 'adagrad', 'adamax', 'asgd', "
+                                              "'lbfgs', 'rmsprop' or 'rprop'"),
+    ("experiments.linear_regression.s002-linear-regression.optimizers", ["sgd", "adamw"],
+     "experiments.linear_regression.s002-linear-regression.optimizers.1", "'adamw': allowed: 'sgd', 'adam'"),
+    (f"{MNIST_RNN}.reproduces", "s999", None, "'s999': allowed: 's000-rnn-mnist', 's000-rnn-activations'"),
+    (f"{MNIST_RNN}.permute_pixels", "yes", None, "'yes': allowed: a valid boolean"),
+    ("datasets.mnist.source", "s3", None, "'s3': allowed: 'pypi', 'embedded', 'torchvision' or 'path'"),
+    ("datasets.names.source", "s3", None, "'s3': allowed: 'embedded', 'csv' or 'tutorial'"),
+    ("datasets.mnist.val_fraction", 1.5, None, "1.5: allowed: less than 1"),
+    ("runtime.device", "tpu", None, "'tpu': allowed: 'auto', 'cpu' or 'cuda'"),
+    ("runtime.threads", True, None, "True: allowed: a valid integer"),
+    ("experiments.sin_cos.s003-rnn-regression.lrr", 0.1, None,
+     "unknown key; allowed: reproduces, seed, deviation, hidden_size, time_step, windows, test_windows, lr"),
+    ("experiments.tpu", {}, None, "unknown key; allowed: image_classifier, linear_regression, logistic_regression, "
+                                  "tabular_mlp, char_rnn, names_gru, sin_cos, svd, probe"),
+    # the cross-checks: names that must exist, shapes that must agree, names that must be unique
+    (f"{MNIST_RNN}.dataset", "fashion_mnist", None, "'fashion_mnist' is not under datasets"),
+    ("experiments.probe.s000-rnn-activations.of", "s002-linear-regression", None,
+     "'s002-linear-regression' is not an image_classifier experiment; allowed: s000-rnn-mnist, s001-lstm-mnist, "),
+    ("spread.char_rnn", ["s002-char-rnn-cell", "nope"], None, "'nope' is not under experiments.char_rnn"),
+    ("experiments.image_classifier.s004-vgg16-transfer.model_args", {"backbone": "resnet"},
+     "experiments.image_classifier.s004-vgg16-transfer.model_args.backbone",
+     "'resnet'; allowed: vgg16-imagenet, vgg16-random, lenet-digits"),
+    ("experiments.tabular_mlp.s002-breast-cancer-mlp.activations", ["relu"], None,
+     "1 given; allowed: one per hidden layer (5)"),
+    ("experiments.svd.s003-rnn-regression", {"reproduces": "s004-svd-compression"}, None,
+     "name already used under experiments.sin_cos"),
+])
+def test_a_bad_value_is_one_line_naming_key_value_and_what_is_allowed(path, value, key, expected):
+    (line,) = error_lines(with_changes({path: value}))
+    assert line.startswith(f"params.yaml: {key or path}: "), line
+    assert expected in line, line
+
+
+def test_a_missing_required_key_is_named():
+    raw = copy.deepcopy(RAW)
+    del raw["experiments"]["image_classifier"]["s001-lstm-mnist"]["lr"]
+    assert error_lines(raw) == ["params.yaml: experiments.image_classifier.s001-lstm-mnist.lr: missing; it is required"]
+    raw = copy.deepcopy(RAW)
+    del raw["datasets"]["names"]
+    assert error_lines(raw) == ["params.yaml: datasets.names: missing; the names_gru experiments read it"]
+
+
+@pytest.mark.parametrize("dataset, source", [("mnist", "path"), ("cats_dogs", "path"), ("names", "csv"),
+                                             ("names", "tutorial")])
+def test_a_local_source_needs_a_path(dataset, source):
+    assert error_lines(with_changes({f"datasets.{dataset}.source": source})) == [
+        f"params.yaml: datasets.{dataset}.path: required when source is {source!r}"]
+    ok = parse_params(with_changes({f"datasets.{dataset}.source": source, f"datasets.{dataset}.path": "/data/x"}))
+    assert getattr(ok.datasets, dataset).path == "/data/x"
+
+
+def test_an_integer_is_accepted_where_a_number_is_expected():
+    p = parse_params(with_changes({f"{MNIST_RNN}.lr": 1, "experiments.linear_regression.s002-linear-regression."
+                                                         "predict_at": 4}))
+    lr = p.experiment("s000-rnn-mnist")[1].lr
+    assert lr == 1.0 and isinstance(lr, float)
+    assert p.experiment("s002-linear-regression")[1].predict_at == 4.0
+
+
+def test_several_bad_keys_give_one_line_each_and_nothing_else():
+    lines = error_lines(with_changes({"runtime.threads": 0, "datasets.cifar10.source": "s3", f"{MNIST_RNN}.lr": "fast",
+                                      "experiments.char_rnn.s002-char-rnn-rnn.epochs": -3, f"{MNIST_RNN}.lrr": 1}))
+    assert all(line.startswith("params.yaml: ") for line in lines), lines
+    assert sorted(line.split(": ")[1] for line in lines) == sorted([
+        "runtime.threads", "datasets.cifar10.source", f"{MNIST_RNN}.lr", f"{MNIST_RNN}.lrr",
+        "experiments.char_rnn.s002-char-rnn-rnn.epochs"]), lines
+    lines = error_lines(with_changes({"experiments.probe.s003-cnn-tsne.of": "s003-rnn-regression",
+                                      "spread.image_classifier": ["x"]}))
+    assert [line.split(": ")[1] for line in lines] == ["experiments.probe.s003-cnn-tsne.of", "spread.image_classifier"]
+
+
+def test_cross_check_problems_are_reported_beside_bad_values():
+    """Every bad key at once: a wrong probe `of` must not wait until a bad lr elsewhere is fixed."""
+    lines = error_lines(with_changes({"runtime.threads": 0, "experiments.probe.s003-cnn-tsne.of": "s003-rnn-regression",
+                                      "spread.image_classifier": ["x"]}))
+    assert sorted(line.split(": ")[1] for line in lines) == [
+        "experiments.probe.s003-cnn-tsne.of", "runtime.threads", "spread.image_classifier"], lines
 
 
 def test_fashion_mnist_is_one_entry_away_and_checks_its_source():
-    raw = copy.deepcopy(RAW)
-    raw["datasets"]["fashion_mnist"] = {"source": "system", "path": None, "val_fraction": 0.1, "seed": 0}
-    raw["experiments"]["s002-mnist-fc"]["dataset"] = "fashion_mnist"
-    assert parse_params(raw).experiments["s002-mnist-fc"].dataset == "fashion_mnist"
+    entry = {"source": "system", "path": None, "val_fraction": 0.1, "seed": 0}
+    raw = with_changes({"datasets.fashion_mnist": entry, "experiments.image_classifier.s002-mnist-fc.dataset":
+                        "fashion_mnist"})
+    assert parse_params(raw).experiment("s002-mnist-fc")[1].dataset == "fashion_mnist"
     raw["datasets"]["fashion_mnist"]["source"] = "embedded"
-    with pytest.raises(ReprozooError, match="datasets.fashion_mnist.source: 'embedded' is unknown; allowed: system, "
-                                            "torchvision, path"):
-        parse_params(raw)
+    assert error_lines(raw) == ["params.yaml: datasets.fashion_mnist.source: 'embedded': allowed: 'system', "
+                                "'torchvision' or 'path'"]
 
 
 def test_stand_ins_are_the_offline_defaults_and_the_real_data_one_param_away(params):
-    assert params.datasets["cifar10"].source == "standin" and params.datasets["cats_dogs"].source == "standin"
+    assert params.datasets.cifar10.source == "standin" and params.datasets.cats_dogs.source == "standin"
     for name, real in (("cifar10", "torchvision"), ("cats_dogs", "path")):
-        changed = with_change(f"datasets.{name}.source", real)
-        changed["datasets"][name]["path"] = "/data/real"
-        assert parse_params(changed).datasets[name].source == real
+        changed = with_changes({f"datasets.{name}.source": real, f"datasets.{name}.path": "/data/real"})
+        assert getattr(parse_params(changed).datasets, name).source == real
 
 
-def test_permute_pixels_must_be_a_boolean():
-    with pytest.raises(ReprozooError, match="experiments.s004-fc-mnist-permuted.permute_pixels: 'yes' is not true or "
-                                            "false"):
-        parse_params(with_change("experiments.s004-fc-mnist-permuted.permute_pixels", "yes"))
+def test_committed_schema_is_the_models_and_params_yaml_names_it():
+    assert (ROOT / "params.schema.json").read_text() == schema(), \
+        "params.schema.json is stale; run: python -m reprozoo.params --schema > params.schema.json"
+    assert (ROOT / "params.yaml").read_text().splitlines()[0] == "# yaml-language-server: $schema=params.schema.json"
+
+
+def test_a_stage_with_bad_params_prints_one_error_line_per_key_and_exits_2(tmp_path):
+    for folder in ("stages", "src"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    raw = with_changes({"runtime.threads": 0, "experiments.sin_cos.s003-rnn-regression.lr": -1,
+                        "experiments.sin_cos.s003-rnn-regression.windowz": 3})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src"), "DVC_STAGE": "x"}  # DVC_STAGE: ROOT is the cwd
+    result = subprocess.run([sys.executable, "stages/run.py", "s003-rnn-regression"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert all(line.startswith("error: params.yaml: ") for line in lines), lines
+    assert sorted(line.split(": ")[2] for line in lines) == [
+        "experiments.sin_cos.s003-rnn-regression.lr", "experiments.sin_cos.s003-rnn-regression.windowz",
+        "runtime.threads"]

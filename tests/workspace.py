@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,11 @@ import yaml
 from reprozoo import ROOT
 
 # What a stage needs; copied from the working tree, so uncommitted code is what gets tested.
-COPIED = ("src/reprozoo", "stages", "dvc.yaml", "params.yaml", ".gitignore", ".dvcignore")
+COPIED = ("src/reprozoo", "stages", "dvc.yaml", "params.yaml", "params.schema.json", ".gitignore", ".dvcignore")
+# Test projects read MNIST from the embedded 5k subset: offline, and seconds instead of the full set.
+OFFLINE = {"datasets.mnist.source": "embedded", "datasets.mnist.val_fraction": 0.1,
+           # the transfer stand-in's backbone, which every image classifier's train stage lists as a dep
+           "datasets.cifar10.test_fraction": 0.7, "backbones.lenet-digits.epochs": 1}
 
 
 def env_for(repo: Path, **extra: str) -> dict[str, str]:
@@ -27,9 +32,17 @@ def env_for(repo: Path, **extra: str) -> dict[str, str]:
 
 
 def run(cmd: list[str], repo: Path, timeout: int = 600, **extra: str) -> subprocess.CompletedProcess:
-    """Run a command in `repo` and capture its output as text."""
-    return subprocess.run(cmd, cwd=repo, env=env_for(repo, **extra), capture_output=True, text=True,
-                          timeout=timeout)
+    """Run a command in `repo` and capture its output as text; on a time-out its whole process group
+    (DVC and the stage it started) is killed, so no stage outlives the test."""
+    proc = subprocess.Popen(cmd, cwd=repo, env=env_for(repo, **extra), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def check(cmd: list[str], repo: Path, timeout: int = 600, **extra: str) -> subprocess.CompletedProcess:
@@ -40,7 +53,8 @@ def check(cmd: list[str], repo: Path, timeout: int = 600, **extra: str) -> subpr
 
 
 def set_params(repo: Path, changes: dict[str, object]) -> None:
-    """Edit params.yaml in `repo`: {'experiments.x.epochs': 2} sets one dotted key each."""
+    """Edit params.yaml in `repo`: {'experiments.image_classifier.x.epochs': 2} sets one dotted key each;
+    the value None deletes the key."""
     path = repo / "params.yaml"
     raw = yaml.safe_load(path.read_text())
     for dotted, value in changes.items():
@@ -48,12 +62,16 @@ def set_params(repo: Path, changes: dict[str, object]) -> None:
         node = raw
         for key in parents:
             node = node[key]
-        node[last] = value
+        if value is None:
+            node.pop(last, None)
+        else:
+            node[last] = value
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
 def make_project(dest: Path, changes: dict[str, object] | None = None) -> Path:
-    """Copy the checkout into `dest`, git init + dvc init, apply param changes, commit, run the split stage."""
+    """Copy the checkout into `dest`, git init + dvc init, apply param changes (on top of OFFLINE), commit,
+    run the MNIST split and backbone stages."""
     dest.mkdir(parents=True)
     for name in COPIED:
         src = ROOT / name
@@ -61,9 +79,10 @@ def make_project(dest: Path, changes: dict[str, object] | None = None) -> Path:
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.exists():
             shutil.copy2(src, dest / name)
-    set_params(dest, changes or {})
+    set_params(dest, {**OFFLINE, **(changes or {})})
     for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["dvc", "config", "core.analytics", "false"],
-                ["dvc", "repro", "-q", "split@mnist"], ["git", "add", "-A"], ["git", "commit", "-qm", "project"]):
+                ["dvc", "repro", "-q", "split@mnist", "backbone@lenet-digits"], ["git", "add", "-A"],
+                ["git", "commit", "-qm", "project"]):
         check(cmd, dest)
     return dest
 
@@ -74,4 +93,7 @@ def mlflow_runs(repo: Path, experiment: str) -> list:
 
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
     found = client.get_experiment_by_name(experiment)
-    return client.search_runs([found.experiment_id]) if found else []
+    if not found:
+        return []
+    # Top-level runs only: a nested run (one optimizer of several) belongs to its parent.
+    return [r for r in client.search_runs([found.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]

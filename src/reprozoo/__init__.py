@@ -13,6 +13,19 @@ from pathlib import Path
 # own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "300")
+os.environ.setdefault("MPLBACKEND", "Agg")  # stages draw figures headless
+
+# The CPU kernels' instruction set, pinned before torch loads them. Float sums come out in another
+# order in AVX-512 kernels than in AVX2 ones (measured: one epoch of s003-lstm-mnist on 20k images gave
+# test accuracy 0.9209 with this machine's AVX-512 default, 0.9038 pinned as below, with other weights),
+# so results re-derive on another CPU only with the same kernels: ATen's vectorised ops, oneDNN's
+# convolutions and RNNs, and MKL's BLAS with its conditional numerical reproducibility mode. AVX2 is the
+# floor every x86-64 CPU of the last decade has. Pinning cost 3-11 % of an epoch here
+# (docs/reproducibility.md). REPROZOO_CPU_ISA=native leaves the host's choice (faster, not portable).
+CPU_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT",
+            "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+if os.environ.get("REPROZOO_CPU_ISA", "avx2") != "native":
+    os.environ.update(CPU_PINS)
 
 
 def _workspace_root() -> Path:

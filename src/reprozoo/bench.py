@@ -35,10 +35,10 @@ def load_recipe(name: str, params_path: Path) -> dict:
     """An experiment's recipe from params.yaml, read without the pipeline's dependencies."""
     import yaml
 
-    raw = yaml.safe_load(params_path.read_text())
-    if name not in raw["experiments"]:
-        sys.exit(f"error: experiment {name!r} is not in {params_path}; known: {', '.join(raw['experiments'])}")
-    return raw["experiments"][name]
+    known = yaml.safe_load(params_path.read_text())["experiments"]["image_classifier"]
+    if name not in known:
+        sys.exit(f"error: image classifier {name!r} is not in {params_path}; known: {', '.join(known)}")
+    return known[name]
 
 
 def load_data(dataset: str, splits: Path, synthetic: int) -> tuple[dict, dict, list[int], int]:
@@ -98,7 +98,8 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     from reprozoo.models import create_model, tanh_rnn
     from reprozoo.models.wrap import ImageClassifier
     from reprozoo.runtime import configure, seed_everything
-    from reprozoo.train import LOSSES, OPTIMIZERS, fit, make_optimizer, predict
+    from reprozoo.optim import OPTIMIZERS, make_optimizer
+    from reprozoo.train import LOSSES, fit, predict
 
     recipe = load_recipe(name, params_path)
     epochs = epochs or recipe["epochs"]

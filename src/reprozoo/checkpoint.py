@@ -1,7 +1,8 @@
 """Resumable training: the state at the last finished epoch, written when SIGINT or SIGTERM stops a run.
 
-The checkpoint holds everything the rest of the run depends on (weights, optimizer moments,
-the batch-order generator, the global RNGs, the rows logged so far, the MLflow run id), so a
+The harness keeps what a task hands ctx.log_epoch (for a classifier, `capture`: weights, optimizer
+moments, the batch-order generator, the global RNGs) with the rows logged so far and the MLflow
+run id, so a
 resumed run on the CPU ends bit for bit where an uninterrupted one would. It lives in
 .reprozoo/checkpoints/ at the project root: DVC deletes a stage's outputs before rerunning it,
 and that folder is no output (and git-ignored). Its name carries a fingerprint of the params and
@@ -11,7 +12,6 @@ data it was trained with, so a checkpoint is only ever resumed by an identical r
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import json
 import random
@@ -26,17 +26,16 @@ from torch import nn
 
 from reprozoo.data.files import atomic_write
 from reprozoo.errors import Interrupted
-from reprozoo.params import ExperimentParams, Runtime
 from reprozoo.tracking import project_root
 
 # Runtime keys that do not change the numbers a run produces.
 NEUTRAL_RUNTIME_KEYS = ("resume",)
 
 
-def fingerprint(exp: ExperimentParams, runtime: Runtime, data_sha256: str, device: str, world_size: int) -> str:
-    """Hex digest of everything that must match for a checkpoint to be resumed."""
-    runtime_fields = {k: v for k, v in dataclasses.asdict(runtime).items() if k not in NEUTRAL_RUNTIME_KEYS}
-    what = {"experiment": dataclasses.asdict(exp), "runtime": runtime_fields, "data_sha256": data_sha256,
+def fingerprint(kind: str, params, runtime, data_sha256: str, device: str, world_size: int) -> str:
+    """Hex digest of everything that must match for a checkpoint to be resumed (params are pydantic models)."""
+    runtime_fields = {k: v for k, v in runtime.model_dump().items() if k not in NEUTRAL_RUNTIME_KEYS}
+    what = {"kind": kind, "experiment": params.model_dump(), "runtime": runtime_fields, "data_sha256": data_sha256,
             "device": device, "world_size": world_size}
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -46,8 +45,7 @@ def checkpoint_path(name: str, digest: str) -> Path:
     return project_root() / ".reprozoo" / "checkpoints" / f"{name}-{digest[:16]}.pt"
 
 
-def capture(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, history: list[dict],
-            run_id: str | None, seconds: float) -> dict:
+def capture(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> dict:
     """A copy of the training state now (call it at an epoch boundary)."""
     np_state = np.random.get_state()
     return {
@@ -58,9 +56,6 @@ def capture(model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "python_rng": random.getstate(),
         "numpy_rng": [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
-        "history": [dict(row) for row in history],
-        "run_id": run_id,
-        "seconds": seconds,
     }
 
 

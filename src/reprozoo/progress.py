@@ -10,9 +10,9 @@ T = TypeVar("T")
 
 def epoch_line(name: str, row: dict, epochs: int) -> str:
     """One epoch as one line: losses, accuracies and seconds."""
-    return (f"[{name}] epoch {row['epoch']}/{epochs} train loss {row['train_loss']:.4f} "
-            f"acc {row['train_accuracy']:.4f} | val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.4f} "
-            f"| {row['seconds']:.1f}s")
+    figures = " ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in row.items()
+                       if k.endswith(("loss", "accuracy")) and isinstance(v, float))
+    return f"[{name}] epoch {row['epoch']}/{epochs} {figures}" + (f" | {row['seconds']:.1f}s" if "seconds" in row else "")
 
 
 class Progress:
@@ -27,12 +27,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.lines = lines or sys.stdout  # where the one-line-per-epoch log goes when not interactive
         self.interactive = self.stream.isatty() if interactive is None else interactive
-        self._epoch_bar = None
-        if self.interactive:
-            from tqdm import tqdm
-
-            self._epoch_bar = tqdm(total=epochs, desc=name, unit="epoch", file=self.stream, position=0,
-                                   dynamic_ncols=True)
+        self._epoch_bar = None  # drawn at the first epoch: a kind that reports no epochs shows no bar
 
     def batches(self, batches: Sequence[T]) -> Iterable[T]:
         """The epoch's batches, behind a transient bar when interactive."""
@@ -45,10 +40,15 @@ class Progress:
 
     def epoch_done(self, row: dict) -> None:
         """Advance the epoch bar with the epoch's figures, or print its one line."""
-        if self._epoch_bar is not None:
-            self._epoch_bar.set_postfix(loss=f"{row['train_loss']:.4f}", val_loss=f"{row['val_loss']:.4f}",
-                                        val_acc=f"{row['val_accuracy']:.4f}", refresh=False)
-            self._epoch_bar.update(1)
+        if self.interactive:
+            if self._epoch_bar is None:
+                from tqdm import tqdm
+
+                self._epoch_bar = tqdm(total=self.epochs, desc=self.name, unit="epoch", file=self.stream,
+                                       position=0, dynamic_ncols=True)
+            self._epoch_bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k in ("train_loss", "val_loss",
+                                         "val_accuracy")}, refresh=False)
+            self._epoch_bar.update(row["epoch"] - self._epoch_bar.n)  # rows may come every few epochs
             if row["epoch"] >= self.epochs:
                 self.close()
         else:

@@ -1,117 +1,127 @@
-"""The reproduction report: every CATALOGUE id, the seed's figure beside ours.
+"""The reproduction report: every CATALOGUE id, what the seed prints, ours beside it, and whether they compare.
 
-The metrics contract, for every experiment's metrics/<experiment>.json (classifier or not):
-  experiment      the params.yaml key
-  reproduces      a CATALOGUE id
-  source          where the data came from (the data split's or generator's own name)
-  seed_reported   the seed's figure as a number, or null (catalogue.py)
-  main_metric     the name of the key holding OUR figure to set beside the seed's, e.g. "test_accuracy"
-                  (classifiers), "prediction_at_4", "test_mse"; that key holds a number or a short string
-Optional (shown when present): data ("full" | "embedded" | "stand-in", else derived from source as below),
-epochs, train_seconds, device, mlflow_experiment_id and mlflow_run_id (together they make the UI link).
-Run `python -m reprozoo.report --readme` to copy metrics/report.md into README.md between the markers.
+It reads each experiment's metrics/<name>.json (numbers) and results/<name>/run.json (its seed id,
+main_metric, data, recipe and MLflow ids, as reprozoo.outputs writes them), and the spread runs of
+results/spread/. A row is comparable only when the data and the recipe are both the seed's and the
+seed (or, marked "outside", the page it follows) gives a number for our figure; only then is the
+difference shown, with the run-to-run spread and a verdict.
+`python -m reprozoo.report --readme` copies the table into README.md between the markers.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
+import statistics
 import sys
 from pathlib import Path
 
 from reprozoo import ROOT
 from reprozoo.catalogue import CATALOGUE
+from reprozoo.data.files import read_json
 from reprozoo.errors import ReprozooError, run_main
 
-# Sources whose numbers can stand beside the seed's full-data figure.
-FULL_SOURCES = ("torchvision", "path", "system")
-DATA_KINDS = ("full", "embedded", "stand-in")
-REQUIRED = ("experiment", "reproduces", "source", "seed_reported", "main_metric")
 UI_URL = "http://127.0.0.1:5000"  # where `make ui` serves the store the runs were logged to
+# MLflow 3's UI shows an experiment in its GenAI workflow (traces) unless told which one: ours is training.
+UI_VIEW = "workflowType=machine_learning"
 README_START, README_END = "<!-- report:start -->", "<!-- report:end -->"
+NOT_FULL = {"subset": "partly: a subset of the seed's data", "stand-in": "no: stand-in data",
+            "other": "no: other data than the seed's"}
 
 
-def load_metrics(experiments: list[str], metrics_dir: Path) -> dict[str, dict]:
-    """Every experiment's metrics file, checked against the contract above."""
-    metrics = {}
-    for name in experiments:
-        path = metrics_dir / f"{name}.json"
-        if not path.exists():
-            raise ReprozooError(f"{path}: missing; create it with: dvc repro (the stage writing metrics/{name}.json)")
-        m = json.loads(path.read_text())
-        missing = [k for k in REQUIRED if k not in m]
-        if "main_metric" in m and m["main_metric"] not in m:
-            missing.append(m["main_metric"])
-        if missing:
-            raise ReprozooError(f"{path}: missing key(s) {', '.join(map(str, missing))}; "
-                                f"a metrics file needs {', '.join(REQUIRED)} and the key main_metric names")
-        if m["reproduces"] not in CATALOGUE:
-            raise ReprozooError(f"{path}: reproduces {m['reproduces']!r} is not a CATALOGUE id")
-        if m.get("data", "full") not in DATA_KINDS:
-            raise ReprozooError(f"{path}: data {m['data']!r} is not one of {', '.join(DATA_KINDS)}")
-        metrics[name] = m
-    return metrics
+def load_experiment(name: str, root: Path) -> dict:
+    """An experiment's metrics and run record, checked for what the report needs."""
+    fix = f"dvc repro (the stages of {name})"
+    metrics = read_json(root / "metrics" / f"{name}.json", fix)
+    run = read_json(root / "results" / name / "run.json", fix)
+    main = run.get("main_metric")
+    needed = ("source", "data_sha256", "data_fidelity", "params")
+    if run.get("reproduces") not in CATALOGUE or main is None or any(k not in run for k in needed) or \
+            run["data_fidelity"] not in ("full", *NOT_FULL):
+        raise ReprozooError(f"{root / 'results' / name / 'run.json'}: needs a CATALOGUE id in `reproduces`, a "
+                            f"main_metric, {', '.join(needed)} (data_fidelity one of full, {', '.join(NOT_FULL)}); "
+                            f"recreate it with: {fix}")
+    if main not in metrics and main not in run.get("info", {}):
+        raise ReprozooError(f"{root / 'metrics' / f'{name}.json'}: no {main!r}, the main_metric; recreate it with: {fix}")
+    return {"metrics": metrics, "run": run}
 
 
-def data_kind(m: dict) -> str:
-    """full / embedded / stand-in: the file's own `data`, else derived from its source."""
-    if "data" in m:
-        return m["data"]
-    return "full" if m["source"] in FULL_SOURCES else "embedded" if m["source"] == "embedded" else "stand-in"
+def spread_values(name: str, root: Path) -> dict[int, float]:
+    """The main figure of each extra training seed's run of `name` (results/spread/<name>-seed<k>.json)."""
+    found = {}
+    for path in sorted((root / "results" / "spread").glob(f"{name}-seed*.json")):
+        record = read_json(path, f"dvc repro spread@{name}-<seed>")
+        if not isinstance(record, dict) or not isinstance(record.get("value"), (int, float)) or "seed" not in record:
+            raise ReprozooError(f"{path}: needs `seed` and a numeric `value`; recreate it with: dvc repro "
+                                f"--force spread@{name}-<seed>")
+        found[record["seed"]] = record["value"]
+    return found
 
 
-def comparability(kind: str, seed_reported: float | None) -> str:
-    """Whether our figure can stand beside the seed's, and if not why."""
-    if seed_reported is None:
-        return "no: the seed gives no number"
-    # A figure on MNIST-5k is the same task on less data: comparable in kind, not in size.
-    return {"full": "yes", "embedded": "partly: same task, a subset of the data"}.get(kind, "no: stand-in data")
+def spread(values: list[float]) -> dict:
+    """mean, sample sd and n of a figure over training seeds."""
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None,
+            "n": len(values)}
 
 
-def mlflow_link(m: dict) -> str | None:
-    """The run's page in `make ui`, when the metrics name both its experiment and run ids."""
-    if m.get("mlflow_experiment_id") and m.get("mlflow_run_id"):
-        return f"{UI_URL}/#/experiments/{m['mlflow_experiment_id']}/runs/{m['mlflow_run_id']}"
-    return None
+def comparability(run: dict, entry) -> str:
+    """yes, or why not: the seed gives no number, the data or the recipe are not the seed's."""
+    if entry.value is None or entry.metric != run["main_metric"]:
+        return "no: the seed gives no number for this"
+    if run["data_fidelity"] != "full":
+        return NOT_FULL[run["data_fidelity"]]
+    deviation = run["params"].get("deviation")
+    return f"partly: {deviation}" if deviation else "yes"
 
 
-def build_report(experiments: list[str], metrics_dir: Path) -> dict:
+def row(name: str, found: dict, root: Path) -> dict:
+    """One experiment's row."""
+    m, run = found["metrics"], found["run"]
+    entry = CATALOGUE[run["reproduces"]]
+    main = run["main_metric"]
+    ours = m.get(main, run.get("info", {}).get(main))
+    comparable = comparability(run, entry)
+    numeric = isinstance(ours, (int, float)) and not isinstance(ours, bool)
+    values = {run["params"].get("seed", 0): ours, **spread_values(name, root)} if numeric else {}
+    s = spread(list(values.values())) if len(values) > 1 else None
+    verdict = None
+    if comparable == "yes" and s and s["sd"]:  # n >= 2 runs that differ; an sd of 0 says nothing of the spread
+        # the figure's own rounding counts too: "0.96" is any of 0.955-0.965
+        within = abs(s["mean"] - entry.value) <= 2 * s["sd"] + entry.rounding
+        verdict = "within 2 sd" if within else "outside 2 sd"
+    return {
+        "id": run["reproduces"], "experiment": name, "seed_printed": entry.printed, "seed_outside": entry.outside,
+        "seed_value": entry.value, "seed_value_outside": entry.outside_value, "seed_note": entry.note,
+        "metric": main, "ours": ours, "spread": s, "seeds": sorted(values),
+        "difference": round(ours - entry.value, 6) if comparable == "yes" else None, "verdict": verdict,
+        "source": run["source"], "data": run["data_fidelity"], "data_sha256": run["data_sha256"],
+        "comparable": comparable,
+        "epochs": m.get("epochs"), "train_seconds": m.get("train_seconds"), "device": run.get("device"),
+        "machine": run.get("machine"),
+        "mlflow_run_id": run.get("mlflow_run_id"), "mlflow_experiment_id": run.get("mlflow_experiment_id"),
+        "mlflow_url": (f"{UI_URL}/#/experiments/{run['mlflow_experiment_id']}/runs/{run['mlflow_run_id']}?{UI_VIEW}"
+                       if run.get("mlflow_run_id") and run.get("mlflow_experiment_id") else None),
+        "model": run.get("info", {}).get("model"), "permute_pixels": run.get("info", {}).get("permute_pixels"),
+    }
+
+
+def build_report(experiments: list[str], root: Path = ROOT) -> dict:
     """Rows for every catalogue id: its experiments' figures, or 'not yet reproduced'."""
-    metrics = load_metrics(experiments, metrics_dir)
-    rows = []
+    rows = [row(name, load_experiment(name, root), root) for name in experiments]
+    out = []
     for cid, entry in CATALOGUE.items():
-        mine = [m for m in metrics.values() if m["reproduces"] == cid]
-        if not mine:
-            rows.append({"id": cid, "seed_reported": entry.reported_text, "seed_value": entry.reported,
-                         "experiment": None})
-        for m in mine:
-            ours = m[m["main_metric"]]
-            kind = data_kind(m)
-            numeric = isinstance(ours, (int, float)) and entry.reported is not None
-            rows.append({
-                "id": cid, "seed_reported": entry.reported_text, "seed_value": entry.reported,
-                "experiment": m["experiment"], "metric": m["main_metric"], "ours": ours,
-                "difference": round(ours - entry.reported, 6) if numeric else None,
-                "source": m["source"], "data": kind, "comparable": comparability(kind, entry.reported),
-                "epochs": m.get("epochs"), "train_seconds": m.get("train_seconds"), "device": m.get("device"),
-                "mlflow_run_id": m.get("mlflow_run_id"), "mlflow_url": mlflow_link(m),
-            })
-    done = {r["id"] for r in rows if r["experiment"]}
-    return {"catalogue_ids": len(CATALOGUE), "reproduced_ids": len(done), "experiments": len(metrics), "rows": rows,
-            "permutation": permutation_summary(list(metrics.values()))}
+        mine = [r for r in rows if r["id"] == cid]
+        out += mine or [{"id": cid, "experiment": None, "seed_printed": entry.printed, "seed_outside": entry.outside}]
+    return {"catalogue_ids": len(CATALOGUE), "reproduced_ids": len({r["id"] for r in rows}), "experiments": len(rows),
+            "rows": out, "permutation": permutation_summary(rows)}
 
 
 PERMUTED = "s004-fc-vs-cnn-permuted"
 
 
-def permutation_summary(metrics: list[dict]) -> dict | None:
-    """Seed 004's point in numbers: the CNN's lead over the FC net on images, and what a pixel shuffle costs each.
-
-    None unless all four runs (fc and cnn, normal and permuted) are there.
-    """
-    acc = {("fc" if m["model"] == "mlp" else "cnn", m["permute_pixels"]): m["test_accuracy"]
-           for m in metrics if m["reproduces"] == PERMUTED}
+def permutation_summary(rows: list[dict]) -> dict | None:
+    """Seed 004's point in numbers: the CNN's lead over the FC net on images, and what a pixel shuffle costs each."""
+    acc = {("fc" if r["model"] == "mlp" else "cnn", r["permute_pixels"]): r["ours"] for r in rows if r["id"] == PERMUTED}
     if len(acc) != 4:
         return None
     return {
@@ -143,24 +153,40 @@ def _figure(value) -> str:
     return "—" if value is None else str(value)
 
 
+def _ours(r: dict) -> str:
+    s = r["spread"]
+    if s and s["sd"] is not None:
+        return f"{r['metric']} {_figure(r['ours'])}; {s['mean']:.4f} ± {s['sd']:.4f} (n={s['n']})"
+    return f"{r['metric']} {_figure(r['ours'])}"
+
+
+def _seed(r: dict) -> str:
+    text = r["seed_printed"] or "—"
+    if r["seed_outside"]:
+        text += f" (outside, not the seed's: {r['seed_outside']})"
+    return text
+
+
 def render_table(report: dict) -> str:
     """The report's body as Markdown: a summary line and one table row per experiment or missing id."""
     lines = [f"{report['reproduced_ids']} of {report['catalogue_ids']} catalogue ids have an experiment "
-             f"({report['experiments']} experiment{'' if report['experiments'] == 1 else 's'}). Links open the run in `make ui` on the store that produced "
-             f"the metrics.", "",
-             "| id | experiment | seed reports | ours | ours − seed | data (source) | comparable | epochs | train s "
-             "| device | MLflow run |",
+             f"({report['experiments']} experiments). Ours: the committed run; where several training seeds ran, "
+             "then mean ± sd (n). Verdict: whether the seed's figure, give or take its printed rounding, lies "
+             "within 2 sd of our mean. Links open the run in `make ui` on the store that produced the metrics.", "",
+             "| id | experiment | the seed prints | ours | ours − seed | verdict | data (source) | comparable | epochs "
+             "| train s | MLflow run |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         if r["experiment"] is None:
-            lines.append(f"| {r['id']} | — | {r['seed_reported']} | not yet reproduced | | | | | | | |")
+            lines.append(f"| {r['id']} | — | {_seed(r)} | not yet reproduced | | | | | | | |")
             continue
         run = f"[{r['mlflow_run_id'][:8]}]({r['mlflow_url']})" if r["mlflow_url"] else "—"
-        seconds = _figure(float(r["train_seconds"])) if r["train_seconds"] is not None else "—"
-        data = r["data"] if r["source"] == r["data"] else f"{r['data']} ({r['source']})"
-        lines.append(f"| {r['id']} | {r['experiment']} | {r['seed_reported']} | {r['metric']} {_figure(r['ours'])} | "
-                     f"{_figure(r['difference'])} | {data} | {r['comparable']} | "
-                     f"{_figure(r['epochs'])} | {seconds} | {_figure(r['device'])} | {run} |")
+        lines.append(f"| {r['id']} | {r['experiment']} | {_seed(r)} | {_ours(r)} | {_figure(r['difference'])} | "
+                     f"{r['verdict'] or '—'} | {r['data']} ({r['source']}) | {r['comparable']} | "
+                     f"{_figure(r['epochs'])} | {_figure(r['train_seconds'])} | {run} |")
+    notes = sorted({f"- {r['id']}: {r['seed_note']}." for r in report["rows"] if r.get("seed_note")})
+    if notes:
+        lines += ["", *notes]
     if report.get("permutation"):
         lines += render_permutation(report["permutation"])
     return "\n".join(lines) + "\n"
@@ -168,8 +194,8 @@ def render_table(report: dict) -> str:
 
 def render_markdown(report: dict) -> str:
     """metrics/report.md: a title, where it comes from, the table."""
-    return ("# Reproduction report\n\nGenerated by `dvc repro report` from `metrics/*.json`; do not edit by hand.\n\n"
-            + render_table(report))
+    return ("# Reproduction report\n\nGenerated by `dvc repro report` from `metrics/` and `results/`; do not edit "
+            "by hand.\n\n" + render_table(report))
 
 
 def update_readme(readme: Path, report: dict, write: bool = True) -> bool:
@@ -190,10 +216,12 @@ def main() -> None:
                         help="rewrite the report block of this Markdown file (default README.md)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if the block is out of date")
     args = parser.parse_args()
-    source = ROOT / "metrics" / "report.json"
-    if not source.exists():
-        raise ReprozooError(f"{source}: missing; create it with: dvc repro report")
-    changed = update_readme(args.readme, json.loads(source.read_text()), write=not args.check)
+    report = read_json(ROOT / "metrics" / "report.json", "dvc repro report")
+    try:
+        changed = update_readme(args.readme, report, write=not args.check)
+    except (KeyError, TypeError):  # a report.json from an older version of this file
+        raise ReprozooError(f"{ROOT / 'metrics' / 'report.json'}: not in this version's format; recreate it "
+                            "with: dvc repro report") from None
     if args.check and changed:
         print(f"{args.readme}: report block is out of date; run: python -m reprozoo.report --readme")
         sys.exit(1)

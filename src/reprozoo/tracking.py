@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import random
+import re
 import subprocess
 import time
 import urllib.error
@@ -29,8 +31,15 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
+# MLflow logs a store's database errors with their traceback before raising them; the raised error
+# becomes one line here (store_fault) or keeps its own traceback, so the log would only say it twice.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+
 # How long SQLite waits for another process's write lock (queued experiments share mlflow.db).
 SQLITE_TIMEOUT_S = 60
+# MLflow 3's UI opens an experiment on its GenAI overview (traces) unless the experiment says it holds
+# model training, which is what every experiment here is: then it opens on the training runs.
+EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def project_root() -> Path:
@@ -49,8 +58,15 @@ def project_root() -> Path:
 
 def tracking_uri() -> str:
     """MLFLOW_TRACKING_URI if set, else the SQLite store mlflow.db at the project root."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or \
-        f"sqlite:///{project_root() / 'mlflow.db'}?timeout={SQLITE_TIMEOUT_S}"
+    timeout = os.environ.get("REPROZOO_SQLITE_TIMEOUT", SQLITE_TIMEOUT_S)  # seconds; tests shorten it
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}?timeout={timeout}"
+
+
+def store_name(uri: str) -> str:
+    """The store as a user would name it: the SQLite file's path, else the URI without credentials."""
+    if uri.startswith("sqlite:///"):
+        return uri[len("sqlite:///"):].split("?", 1)[0].removeprefix("file:")
+    return redact(uri)
 
 
 def redact(uri: str) -> str:
@@ -91,10 +107,35 @@ def with_retries(call: Callable[..., T], *args: Any, attempts: int = 8, **kwargs
         try:
             return call(*args, **kwargs)
         except Exception as err:
-            if not is_locked_error(err) or attempt == attempts - 1:
-                raise
-            time.sleep(min(8.0, 0.25 * 2 ** attempt) * (0.5 + random.random()))
+            if is_locked_error(err) and attempt < attempts - 1:
+                time.sleep(min(8.0, 0.25 * 2 ** attempt) * (0.5 + random.random()))
+                continue
+            fault = store_fault(err)
+            if fault:
+                raise ReprozooError(fault) from None
+            raise
     raise AssertionError("unreachable")
+
+
+def store_fault(err: BaseException) -> str | None:
+    """One line naming the store and the fix, for the faults of a store (not of our code); None otherwise."""
+    uri = redact(tracking_uri())
+    text = str(err).lower()
+    where = store_name(tracking_uri())
+    if "file is not a database" in text or "database disk image is malformed" in text:
+        return (f"{where}: the MLflow store is not a readable SQLite database (damaged?); move it aside "
+                f"(mv {where} {where}.broken) and rerun: a new store is made; data, models and metrics stay")
+    if "readonly database" in text or "read-only" in text:
+        return f"{where}: the MLflow store is read-only; make it writable (chmod u+w) or point MLFLOW_TRACKING_URI elsewhere"
+    if "database or disk is full" in text or "disk i/o error" in text:
+        return f"{where}: the disk under the MLflow store is full (or over a file size limit); free space and rerun"
+    if is_locked_error(err):
+        return (f"{where}: the MLflow store stayed locked by another process through every retry; "
+                "wait for it (dvc queue status) and rerun")
+    status = re.search(r"(?:error code|status code|status|too many) (5\d\d)", text)
+    if status:
+        return f"MLFLOW_TRACKING_URI={uri}: the MLflow server answered {status[1]}; check its log, then rerun"
+    return None
 
 
 @contextmanager
@@ -144,31 +185,75 @@ def use_experiment(name: str) -> str:
         if existing is None:
             location = (project_root() / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
             try:
-                with_retries(mlflow.create_experiment, name, artifact_location=location)
+                with_retries(mlflow.create_experiment, name, artifact_location=location, tags=EXPERIMENT_TAGS)
             except MlflowException as err:  # another machine created it between our look-up and create
                 if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code) and "already exists" not in str(err):
                     raise
             existing = with_retries(mlflow.get_experiment_by_name, name)
+        for key, value in EXPERIMENT_TAGS.items():  # stores made before the tag existed get it too
+            if existing.tags.get(key) != value:
+                with_retries(mlflow.MlflowClient().set_experiment_tag, existing.experiment_id, key, value)
     return with_retries(mlflow.set_experiment, experiment_id=existing.experiment_id).experiment_id
 
 
-def run_tags(experiment: str, reproduces: str, manifest: dict, stage: str) -> dict[str, str]:
-    """Tags that tie a run to its code, its DVC stage and its data."""
+def run_tags(experiment: str, reproduces: str, record: dict, stage: str) -> dict[str, str]:
+    """Tags that tie a run to its code, its DVC stage and its data (a Data.record())."""
     commit = git_commit(ROOT)  # the workspace: a queued experiment runs its own commit
-    return {
+    tags = {
         "mlflow.source.git.commit": commit,
         "git_commit": commit,
         "dvc_stage": os.environ.get("DVC_STAGE", stage),
         "dvc_exp_name": os.environ.get("DVC_EXP_NAME", ""),
+        "dvc_exp_baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", ""),  # the commit a DVC experiment starts from
         "reprozoo_experiment": experiment,
         "reproduces": reproduces,
-        "dataset": manifest["dataset"],
-        "data_source": manifest["source"],
-        "data_sha256": manifest["data_sha256"],
-        # A stand-in is other real images in the dataset's shape; its figures are not the seed's.
-        "data_standin": str(manifest["source"].startswith("standin")).lower(),
-        "data_note": manifest.get("source_note", ""),
+        **record,  # dataset, source, data_sha256, data_note, data_standin
     }
+    return {k: v for k, v in tags.items() if v != ""}  # an empty tag says nothing and clutters the UI
+
+
+def log_series(run_id: str, key: str, values: list[float], start: int = 1) -> None:
+    """A curve into a run in batches (one call per value is ~1000x slower)."""
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    now = int(time.time() * 1000)
+    metrics = [Metric(key, float(v), now, start + i) for i, v in enumerate(values)]
+    for i in range(0, len(metrics), 1000):  # MLflow's per-request limit
+        with_retries(client.log_batch, run_id, metrics=metrics[i:i + 1000])
+
+
+def log_model_copy(model: Any, example: Any, metadata: dict, out: Path, registered_name: str | None = None) -> Any:
+    """Log an nn.Module to the active run (signature, input example) and copy it to `out`.
+
+    Exporting is the slow part (torch.export), so it happens once and the DVC output is a copy of
+    what MLflow logged; `out` appears whole or not at all.
+    """
+    import shutil
+
+    import mlflow
+    import mlflow.pytorch
+    import numpy as np
+    import torch
+    from mlflow.models import infer_signature
+
+    model = model.cpu().eval()
+    x = example.cpu().numpy()
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)).numpy()
+    # Naming the requirements skips MLflow's inference of them, which starts a separate process.
+    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
+                    f"numpy=={np.__version__}"]
+    info = with_retries(mlflow.pytorch.log_model, model, name="model", input_example=x,
+                        signature=infer_signature(x, y), metadata=metadata, pip_requirements=requirements,
+                        registered_model_name=registered_name)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(tmp))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return info
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:

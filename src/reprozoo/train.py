@@ -14,29 +14,7 @@ from reprozoo.cuda_graph import GraphedStep, can_graph
 from reprozoo.distributed import shard, sum_over_ranks
 from reprozoo.errors import ReprozooError
 
-OPTIMIZERS = {
-    "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad,
-    "adamax": torch.optim.Adamax, "asgd": torch.optim.ASGD, "lbfgs": torch.optim.LBFGS,
-    "rmsprop": torch.optim.RMSprop, "rprop": torch.optim.Rprop,
-}
 LOSSES = {"cross_entropy": F.cross_entropy, "nll": F.nll_loss}  # nll: the model ends in LogSoftmax
-
-
-# Optimizers with a fused CUDA kernel: one launch for all parameters instead of several per tensor.
-# On the CPU torch defaults them to a per-tensor loop; its multi-tensor (foreach) form does the
-# same arithmetic in the same order, bit for bit, in fewer calls.
-FUSED_ON_CUDA = ("sgd", "adam")
-
-
-def make_optimizer(name: str, parameters, lr: float, extra: dict) -> torch.optim.Optimizer:
-    """A torch optimizer by name (fused on CUDA, foreach on the CPU); bad extra keywords are a one-line error."""
-    parameters = [p for p in parameters if p.requires_grad]
-    if name in FUSED_ON_CUDA and parameters:
-        extra = {("fused" if all(p.is_cuda for p in parameters) else "foreach"): True, **extra}
-    try:
-        return OPTIMIZERS[name](parameters, lr=lr, **extra)
-    except TypeError as err:
-        raise ReprozooError(f"optimizer_args: {err} (optimizer {name!r})") from None
 
 
 def as_input(images: torch.Tensor) -> torch.Tensor:
@@ -127,10 +105,11 @@ def fit(model: nn.Module, train: dict, val: dict, optimizer: torch.optim.Optimiz
         start = time.perf_counter()
         tr = train_one_epoch(model, images, labels, optimizer, loss_fn, batch_size, generator, amp, graphed,
                              wrap_batches)
-        va = score(predict(model, val_images), val_labels, loss_fn) if len(val_labels) else \
-            {"loss": math.nan, "accuracy": math.nan}
-        row = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"],
-               "val_loss": va["loss"], "val_accuracy": va["accuracy"], "seconds": time.perf_counter() - start}
+        row = {"epoch": epoch, "train_loss": tr["loss"], "train_accuracy": tr["accuracy"]}
+        if len(val_labels):  # no validation split (the seeds train on all 60k): training curves only
+            va = score(predict(model, val_images), val_labels, loss_fn)
+            row.update(val_loss=va["loss"], val_accuracy=va["accuracy"])
+        row["seconds"] = time.perf_counter() - start
         history.append(row)
         on_epoch(row)
     return history

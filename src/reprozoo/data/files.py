@@ -45,6 +45,8 @@ def atomic_write(path: Path, write) -> None:
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the output should read like any other file
         os.replace(tmp, path)
+    except OSError as err:  # a full disk, a file size limit: name the output, not the temp file
+        raise OSError(err.errno, err.strerror, str(path)) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

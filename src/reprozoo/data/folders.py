@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from reprozoo.data.files import sha256_file
-from reprozoo.data.mnist import Raw
+from reprozoo.data.split import Raw
 from reprozoo.data.standin import cats_dogs_standin
 from reprozoo.errors import ReprozooError
 

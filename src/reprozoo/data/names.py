@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from reprozoo.data.files import sha256_file
+from reprozoo.data.files import atomic_write, read_json, sha256_file, write_json
 from reprozoo.data.split import stratified_indices
 from reprozoo.errors import ReprozooError
 
@@ -94,7 +94,7 @@ def from_embedded(top_n: int) -> tuple[list[tuple[str, str]], dict[str, str], st
 def read_pairs_csv(path: Path) -> list[tuple[str, str]]:
     """Rows `name,country` (no header), as the seed's names_train.csv."""
     if not path.exists():
-        raise ReprozooError(f"{path}: missing; source csv needs {' and '.join(CSV_FILES)} in zoo.names_data.path")
+        raise ReprozooError(f"{path}: missing; source csv needs {' and '.join(CSV_FILES)} in datasets.names.path")
     pairs = []
     with open(path, newline="", encoding="utf-8") as f:
         for line_no, row in enumerate(csv.reader(f), 1):
@@ -156,3 +156,50 @@ def write_pairs_csv(path: Path, pairs: list[tuple[str, str]]) -> None:
     """Pairs in the seed's csv format (the download stage's output, readable by source csv)."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         csv.writer(f, lineterminator="\n").writerows(pairs)
+
+
+def download_names(d, out: Path) -> str:
+    """data/raw/names/: train.csv, test.csv (name,country) and a manifest with their checksums."""
+    data = fetch_names(d.source, d.path, d.top_n, d.test_fraction, d.seed)
+    for part, pairs in (("train", data.train), ("test", data.test)):
+        atomic_write(out / f"{part}.csv", lambda p, pairs=pairs: write_pairs_csv(p, pairs))
+    write_json(out / "manifest.json", {
+        "dataset": "names", "source": data.source, "source_files": data.files, "source_note": data.note,
+        "classes": data.classes, "files": {f"{part}.csv": sha256_file(out / f"{part}.csv") for part in ("train", "test")},
+    })
+    return (f"{len(data.train)} train / {len(data.test)} test names, {len(data.classes)} countries from "
+            f"{data.source} ({data.note})")
+
+
+def encode_names(names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Names -> (N, longest) int64 ASCII codes padded with 0, and (N,) lengths."""
+    lengths = torch.tensor([len(n) for n in names])
+    codes = torch.zeros(len(names), int(lengths.max()) if names else 0, dtype=torch.long)
+    for i, name in enumerate(names):
+        codes[i, :len(name)] = torch.tensor([ord(c) for c in name])
+    return codes, lengths
+
+
+def split_names(raw: Path, out: Path) -> dict:
+    """data/splits/names/: the raw csv pairs as ASCII codes, lengths and labels (no validation split)."""
+    from reprozoo.data.split import class_counts, save_splits
+
+    fix = "dvc repro --force download@names"
+    manifest = read_json(raw / "manifest.json", fix)
+    classes, splits = manifest["classes"], {}
+    for part in ("train", "test"):
+        path = raw / f"{part}.csv"
+        if not path.exists() or sha256_file(path) != manifest["files"][f"{part}.csv"]:
+            raise ReprozooError(f"{path}: missing or not as {raw / 'manifest.json'} records; recreate it with: {fix}")
+        pairs = read_pairs_csv(path)
+        unknown = sorted({c for _, c in pairs} - set(classes))
+        if unknown:
+            raise ReprozooError(f"{path}: country {unknown[0]!r} is not among the manifest's classes")
+        codes, lengths = encode_names([n for n, _ in pairs])
+        splits[part] = {"codes": codes, "lengths": lengths, "labels": torch.tensor([classes.index(c) for _, c in pairs])}
+    splits["val"] = {k: v[:0].clone() for k, v in splits["test"].items()}  # a view would save all of test
+    return save_splits(out, splits, {
+        "dataset": "names", "source": manifest["source"], "source_files": manifest["source_files"],
+        "source_note": manifest["source_note"], "classes": classes,
+        "counts": {part: class_counts(s["labels"], len(classes)) for part, s in splits.items()},
+    })

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from reprozoo.data.files import load_tensors, read_json, save_tensors, sha256_file, sha256_tensors, write_json
-from reprozoo.data.mnist import Raw
 from reprozoo.errors import ReprozooError
 
 SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Raw:
+    """A dataset as its source gives it, before splitting: one bundle whatever the source."""
+
+    images: torch.Tensor  # (N, C, H, W) uint8
+    labels: torch.Tensor  # (N,) int64
+    is_test: torch.Tensor  # (N,) bool: the source's official test set, empty mask if it has none
+    classes: list[str]
+    source: str
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    note: str = ""
 
 
 def stratified_indices(labels: torch.Tensor, fractions: dict[str, float], seed: int) -> dict[str, torch.Tensor]:
@@ -54,10 +66,8 @@ def class_counts(labels: torch.Tensor, n_classes: int) -> list[int]:
     return torch.bincount(labels, minlength=n_classes).tolist()
 
 
-def write_splits(out: Path, raw: Raw, raw_manifest: dict, val_fraction: float, test_fraction: float,
-                 seed: int) -> dict:
-    """Split and save `train.pt`, `val.pt`, `test.pt` and `manifest.json` under `out`; return the manifest."""
-    splits = split_raw(raw, val_fraction, test_fraction, seed)
+def save_splits(out: Path, splits: dict[str, dict[str, torch.Tensor]], manifest: dict) -> dict:
+    """Save each split's tensors as <split>.pt and a manifest with their checksums; return the manifest."""
     files, contents = {}, {}
     for name, tensors in splits.items():
         save_tensors(out / f"{name}.pt", tensors)
@@ -65,7 +75,16 @@ def write_splits(out: Path, raw: Raw, raw_manifest: dict, val_fraction: float, t
         contents[name] = sha256_tensors(tensors)  # of the tensors, not the file: the same for any format
     # One hash for the whole split, stable across re-runs: what metrics and MLflow record.
     data_sha256 = hashlib.sha256(json.dumps(contents, sort_keys=True).encode()).hexdigest()
-    manifest = {
+    manifest = {**manifest, "files": files, "content_sha256": contents, "data_sha256": data_sha256}
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def write_splits(out: Path, raw: Raw, raw_manifest: dict, val_fraction: float, test_fraction: float,
+                 seed: int) -> dict:
+    """Split and save `train.pt`, `val.pt`, `test.pt` and `manifest.json` under `out`; return the manifest."""
+    splits = split_raw(raw, val_fraction, test_fraction, seed)
+    return save_splits(out, splits, {
         "dataset": raw_manifest["dataset"],
         "source": raw.source,
         "source_files": raw.files,
@@ -76,12 +95,7 @@ def write_splits(out: Path, raw: Raw, raw_manifest: dict, val_fraction: float, t
         "val_fraction": val_fraction,
         "test_fraction": test_fraction if not raw.is_test.any() else None,
         "counts": {name: class_counts(s["labels"], len(raw.classes)) for name, s in splits.items()},
-        "files": files,
-        "content_sha256": contents,
-        "data_sha256": data_sha256,
-    }
-    write_json(out / "manifest.json", manifest)
-    return manifest
+    })
 
 
 @dataclass

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from reprozoo.data.mnist import DIGITS, Raw, from_embedded
+from reprozoo.data.mnist import DIGITS, from_embedded
+from reprozoo.data.split import Raw
 
 
 def mnist_rgb32(raw: Raw | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from reprozoo.models import register_model
+from reprozoo.models.registry import register_model
 
 
 class MLP(nn.Module):

