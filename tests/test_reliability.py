@@ -423,12 +423,16 @@ def test_the_sweep_make_repro_runs_first_ends_only_dead_runs(project):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in live.stdout:
         if "epoch 100/" in line:
+            live.send_signal(signal.SIGSTOP)  # alive but paused: its run stays RUNNING while we look
             break
-    [running] = [r for r in mlflow_runs(project, alive) if r.info.run_id not in before]
-    swept = check([sys.executable, "-m", "reprozoo.dead_runs"], project).stdout
+    try:
+        [running] = [r for r in mlflow_runs(project, alive) if r.info.run_id not in before]
+        swept = check([sys.executable, "-m", "reprozoo.dead_runs"], project).stdout
+        status = {r.info.run_id: r.info.status for n in (dead, alive) for r in mlflow_runs(project, n)}
+    finally:
+        live.send_signal(signal.SIGCONT)
     assert swept.splitlines() == [f"MLflow run {zombie.info.run_id} was left RUNNING by a process that died: "
                                   "ended KILLED"], swept
-    status = {r.info.run_id: r.info.status for n in (dead, alive) for r in mlflow_runs(project, n)}
     assert (status[zombie.info.run_id], status[running.info.run_id]) == ("KILLED", "RUNNING")
     live.communicate(timeout=300)
     assert live.returncode == 0
