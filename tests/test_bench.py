@@ -10,6 +10,7 @@ import pytest
 import torch
 from torchvision import datasets
 
+from reprozoo import ROOT
 from reprozoo.bench import seed_style_dataset
 from reprozoo.data.mnist import from_embedded
 from reprozoo.data.split import write_splits
@@ -35,6 +36,32 @@ def test_bench_runs_both_paths_and_reports_medians(tmp_path):
     ratios = [p / s for p, s in zip(row["project"]["samples_per_s_runs"], row["seed-style"]["samples_per_s_runs"])]
     assert row["speedup_runs"] == [round(r, 3) for r in ratios]
     assert row["speedup"] == round((ratios[0] + ratios[1]) / 2, 2)
+    # Against the hardware: the same run measured the matmul peak, and each path is held to it.
+    peak = report["matmul_peak"]["peak_gflops"]
+    assert peak == max(report["matmul_peak"]["gflops_by_size"].values()) > 0
+    for path in ("project", "seed-style"):
+        r = row[path]
+        assert r["flop_per_sample"] == 19_244_400  # s000's count (test below), whichever path trains
+        assert r["gflops"] == pytest.approx(r["samples_per_s"] * r["flop_per_sample"] / 1e9, rel=1e-3)
+        assert r["roofline_fraction"] == round(r["gflops"] / peak, 3)
+
+
+def test_flop_count_of_s000_matches_a_count_by_hand():
+    """The counter's FLOP for s000's 3-layer, 150-unit RNN over 28 rows of 28 pixels, worked out by hand."""
+    import torch.nn.functional as F
+
+    from reprozoo.roofline import flop_per_sample
+    from reprozoo.models import create_model
+
+    model = create_model("image_rnn", (1, 28, 28), 10, cell="rnn", hidden_size=150, num_layers=3)
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    steps, h, mac = 28, 150, 2  # a multiply-add is 2 FLOP
+    forward = steps * mac * (28 * h + h * h + 2 * (h * h + h * h)) + mac * h * 10  # layer 1, layers 2-3, head
+    weight_grads = forward  # each weight's gradient is one product the size of its forward one
+    input_grads = (mac * h * 10  # into the last state
+                   + steps * mac * 2 * h * h  # into layers 2 and 3 from the layer below
+                   + (steps - 1) * mac * 3 * h * h)  # back through time; none into the zero initial state
+    assert flop_per_sample(model, F.cross_entropy, x, y) == forward + weight_grads + input_grads == 19_244_400
 
 
 @pytest.mark.parametrize("shape, cls", [((1, 28, 28), datasets.MNIST), ((3, 32, 32), datasets.CIFAR10)])
@@ -47,3 +74,12 @@ def test_seed_style_reference_is_torchvisions_dataset_giving_the_same_pixels(sha
     x, y = dataset[1]  # through PIL and ToTensor, as in the seeds
     assert y == 3 and type(y) is int
     assert torch.equal(x, as_input(images[1]))  # what the project's path trains on
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine this would run the whole GPU check")
+def test_gpu_check_without_a_gpu_stops_with_one_line(tmp_path):
+    out = subprocess.run(["bash", ".ci/gpu", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == ["error: no CUDA device is visible; .ci/gpu measures the GPU path and needs "
+                                       "a GPU machine"]

@@ -9,6 +9,11 @@ each image into a PIL image and through ToTensor on every access, a DataLoader w
 small batch per step moved to the device, torch's default optimizer and nn.RNN. The project's path
 holds each split once on the device and slices batches, with its foreach/fused optimizers and, for
 tanh RNNs on the CPU, reprozoo.models.tanh_rnn.
+
+Against the hardware: each run also reports its achieved GFLOP/s (samples/s times the model's FLOP
+per training sample, counted by torch's FLOP counter, not estimated) and `roofline_fraction`, that
+over the peak of a large fp32 matrix product measured in the same bench run, in a process set up the
+same way (threads, pinned instruction set).
 """
 
 from __future__ import annotations
@@ -114,6 +119,7 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     if options.get("channels_last") and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     if options.get("compile") and path == "project":
+        torch.use_deterministic_algorithms(options.get("deterministic", True), warn_only=True)  # Inductor's flag too
         model = torch.compile(model)  # compiled in the untimed warm-up epoch
     if path == "project":
         optimizer = make_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
@@ -122,6 +128,11 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
         optimizer = OPTIMIZERS[recipe["optimizer"]](model.parameters(), lr=recipe["lr"],
                                                     **recipe.get("optimizer_args", {}))
     loss_name = recipe.get("loss", "cross_entropy")
+    from reprozoo.roofline import flop_per_sample
+    from reprozoo.train import as_input
+
+    flop = flop_per_sample(model, LOSSES[loss_name], as_input(train["images"][:recipe["batch_size"]]),
+                           train["labels"][:recipe["batch_size"]])
     no_val = {"images": train["images"][:0], "labels": train["labels"][:0]}
 
     def train_epochs(n: int) -> None:
@@ -143,13 +154,15 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
+    samples_per_s = len(train["labels"]) * epochs / seconds
     scores = predict(model, test["images"].to(device))
     accuracy = (scores.argmax(1).cpu() == test["labels"]).float().mean().item()
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return {"experiment": name, "path": path, "epochs": epochs, "warmup_epochs": options.get("warmup", 1),
             "train_samples": len(train["labels"]),
-            "seconds": round(seconds, 3), "samples_per_s": round(len(train["labels"]) * epochs / seconds, 1),
+            "seconds": round(seconds, 3), "samples_per_s": round(samples_per_s, 1),
+            "flop_per_sample": round(flop), "gflops": round(samples_per_s * flop / 1e9, 2),
             "test_accuracy": round(accuracy, 4), "peak_memory_mb": round(peak, 1),
             "peak_memory_kind": "cuda max allocated" if device.type == "cuda" else "process max RSS",
             "device": str(device) + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda" else ""),
@@ -157,7 +170,7 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
 
 
 def run_child(name: str, path: str, args: argparse.Namespace) -> dict:
-    """One (experiment, path) training in a fresh process; its JSON result."""
+    """One (experiment, path) training, or the matmul peak (path "peak"), in a fresh process; its JSON result."""
     cmd = [sys.executable, "-m", "reprozoo.bench", "--one", "--experiments", name, "--paths", path,
            "--epochs", str(args.epochs), "--device", args.device, "--splits", str(args.splits),
            "--params", str(args.params), "--synthetic", str(args.synthetic), "--threads", str(args.threads),
@@ -177,7 +190,8 @@ def main() -> None:
     parser.add_argument("--experiments", nargs="+", default=list(DEFAULT_EXPERIMENTS))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs; 0: each experiment's own from params")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--paths", nargs="+", default=["project", "seed-style"], choices=("project", "seed-style"))
+    parser.add_argument("--paths", nargs="+", default=["project", "seed-style"],
+                        choices=("project", "seed-style", "peak"))
     parser.add_argument("--splits", type=Path, default=ROOT / "data" / "splits")
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
     parser.add_argument("--synthetic", type=int, default=0,
@@ -198,11 +212,19 @@ def main() -> None:
     options = {"amp": args.amp, "channels_last": args.channels_last, "cuda_graphs": args.cuda_graphs,
                "compile": args.compile, "deterministic": not args.no_deterministic, "threads": args.threads,
                "warmup": args.warmup}
+    if args.one and args.paths[0] == "peak":
+        from reprozoo.roofline import run_peak
+
+        print(json.dumps(run_peak(args.device, options)))
+        return
     if args.one:
         result = run_one(args.experiments[0], args.paths[0], args.epochs, args.device, args.splits, args.params,
                          args.synthetic, options)
         print(json.dumps(result))
         return
+    peak = run_child("", "peak", args)
+    print(f"{'matmul peak':>18} {peak['peak_gflops']:>10.1f} GFLOP/s ({peak['peak_dtype']}, "
+          f"{peak['peak_size']}x{peak['peak_size']}, {peak['device']})", file=sys.stderr)
     results = []
     for name in args.experiments:
         runs = {path: [] for path in args.paths}
@@ -212,9 +234,13 @@ def main() -> None:
         row = {}
         for path, done in runs.items():
             ordered = sorted(done, key=lambda r: r["samples_per_s"])
-            row[path] = {**ordered[len(done) // 2], "samples_per_s_runs": [r["samples_per_s"] for r in done]}
+            median = ordered[len(done) // 2]
+            row[path] = {**median, "samples_per_s_runs": [r["samples_per_s"] for r in done],
+                         "roofline_fraction": round(median["gflops"] / peak["peak_gflops"], 3)}
             print(f"{name:>18} {path:>10}: {row[path]['samples_per_s']:>10.1f} samples/s (median of {len(done)})  "
-                  f"acc {row[path]['test_accuracy']:.4f}  {row[path]['seconds']:.1f}s", file=sys.stderr)
+                  f"{median['flop_per_sample'] / 1e6:.2f} MFLOP/sample  {median['gflops']:.1f} GFLOP/s  "
+                  f"{row[path]['roofline_fraction']:.0%} of peak  acc {row[path]['test_accuracy']:.4f}  "
+                  f"{row[path]['seconds']:.1f}s", file=sys.stderr)
         if {"project", "seed-style"} <= set(row):
             # A turn runs the two paths back to back, so its ratio is less moved by the shared VM's slow
             # and fast spells than the ratio of the two medians is: in one run of 5 turns, s001's
@@ -225,8 +251,12 @@ def main() -> None:
             print(f"{name:>18} speedup {row['speedup']:.2f}x (median of the turns' ratios "
                   f"{', '.join(f'{r:.2f}' for r in pairs)})", file=sys.stderr)
         results.append({"experiment": name, **row})
-    report = {"machine": platform.node(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
-              "epochs": args.epochs, "repeat": args.repeat, "results": results}
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    report = {"machine": platform.node(), "cpu": cpu, "cpu_count": os.cpu_count(), "torch": torch.__version__,
+              "cpu_isa": os.environ.get("ATEN_CPU_CAPABILITY", "native"),
+              "omp_spin": os.environ.get("GOMP_SPINCOUNT", os.environ.get("OMP_WAIT_POLICY", "libgomp default")),
+              "epochs": args.epochs, "repeat": args.repeat, "matmul_peak": peak, "results": results}
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
