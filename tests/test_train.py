@@ -67,7 +67,7 @@ def test_fit_without_a_validation_split_logs_training_curves_only(params, small_
     assert {"val_loss", "val_accuracy"} <= set(with_val[0])
 
 
-@pytest.mark.parametrize("env, expected", [({}, "300"), ({"OMP_WAIT_POLICY": "PASSIVE"}, "None"),
+@pytest.mark.parametrize("env, expected", [({}, "3000"), ({"OMP_WAIT_POLICY": "PASSIVE"}, "None"),
                                            ({"GOMP_SPINCOUNT": "0"}, "0")])
 def test_openmp_threads_spin_briefly_unless_the_user_chose(env, expected):
     """Importing reprozoo (before torch) bounds libgomp's spinning; a user's own setting is left alone."""

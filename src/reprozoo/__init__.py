@@ -3,16 +3,19 @@
 import os
 from pathlib import Path
 
-# How long an idle OpenMP thread spins before it sleeps. libgomp's default (300 000 spins) made
-# training 2-60x slower whenever two processes shared the 2 cores (a queue with -j 2, torchrun, a
-# busy machine); sleeping at once (OMP_WAIT_POLICY=PASSIVE) made a lone process 5-10 % slower,
-# as each of a step's many small parallel regions waits for its thread to wake. 300 spins keeps
-# both: measured per step, alone / two processes at once, s001-lstm-mnist 22.9 / 44.6 ms with
-# 300 spins, 25.2 / 43.6 ms passive, 23.2 / 90-1370 ms with libgomp's default. It must be set
-# before torch loads OpenMP, so stages import reprozoo first; the Makefile sets it too. A user's
-# own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+# How long an idle OpenMP thread spins before it sleeps. A training step is hundreds of small parallel
+# regions; a thread that sleeps between them must be woken for the next, which on this project's 2-core
+# VMs cost more than the work: one s001-lstm-mnist step took 16.7 ms alone with 300 spins, 8.0 ms with
+# 3000, 7.4 ms with 10 000 and 7.6 ms with libgomp's default (300 000); s000-rnn-mnist 41.1, 26.0, 24.6
+# and 24.3 ms. But two 2-thread processes sharing the 2 cores (a `dvc queue start -j 2`, the tests beside
+# a repro) spin against each other: per step, each of the two, 14.0 / 41 ms with 300 spins, 25.6 / 61
+# with 3000, 52 / 97 with 10 000, 66 / 1200-1400 with libgomp's default. 3000 keeps a lone process
+# within ~8 % of the fastest and a shared one within 2x of the best (README, Speed); give parallel
+# processes one thread each (runtime.threads: 1) for the best of both. It must be set before torch loads
+# OpenMP, so stages import reprozoo first; the Makefile sets it too. A user's own OMP_WAIT_POLICY or
+# GOMP_SPINCOUNT wins.
 if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "300")
+    os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 os.environ.setdefault("MPLBACKEND", "Agg")  # stages draw figures headless
 
 # The CPU kernels' instruction set, pinned before torch loads them. Float sums come out in another
