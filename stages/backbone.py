@@ -12,6 +12,7 @@ def main() -> None:
     from reprozoo.backbones import pretrain
     from reprozoo.params import load_params
     from reprozoo.runtime import configure
+    from reprozoo.timing import spend
 
     name = sys.argv[1]
     params = load_params()
@@ -19,7 +20,8 @@ def main() -> None:
         raise ReprozooError(f"backbone {name!r} is not under backbones in params.yaml; known: "
                             f"{', '.join(params.backbones)}")
     configure("cpu", params.runtime.threads, params.runtime.deterministic)
-    saved = pretrain(name, params.backbones[name])
+    with spend("work"):
+        saved = pretrain(name, params.backbones[name])
     print(f"backbone@{name}: {saved['model']} on {saved['dataset']} classes {saved['classes']}, "
           f"train accuracy {saved['train_accuracy']:.4f}")
 

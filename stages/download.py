@@ -12,12 +12,15 @@ from reprozoo.errors import ReprozooError, run_main
 def main() -> None:
     from reprozoo.data.sources import download
     from reprozoo.params import load_params
+    from reprozoo.timing import spend
 
     name = sys.argv[1]
     d = getattr(load_params().datasets, name, None)
     if d is None:
         raise ReprozooError(f"dataset {name!r} is not under datasets in params.yaml")
-    print(f"download@{name}: " + download(name, d, ROOT / "data" / "raw" / name, ROOT / "data" / "downloads"))
+    with spend("work"):
+        got = download(name, d, ROOT / "data" / "raw" / name, ROOT / "data" / "downloads")
+    print(f"download@{name}: {got}")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,14 @@ from reprozoo.data.files import atomic_write, write_json
 from reprozoo.errors import run_main
 from reprozoo.params import load_params
 from reprozoo.report import build_report, render_markdown
+from reprozoo.timing import spend
 
 
 def main() -> None:
-    report = build_report(list(load_params().all()))
-    write_json(ROOT / "metrics" / "report.json", report)
-    atomic_write(ROOT / "metrics" / "report.md", lambda p: p.write_text(render_markdown(report)))
+    with spend("work"):
+        report = build_report(list(load_params().all()))
+        write_json(ROOT / "metrics" / "report.json", report)
+        atomic_write(ROOT / "metrics" / "report.md", lambda p: p.write_text(render_markdown(report)))
     print(f"report: {len(report['rows'])} rows -> metrics/report.md")
 
 

@@ -12,12 +12,14 @@ from reprozoo.errors import ReprozooError, run_main
 def main() -> None:
     from reprozoo.data.sources import split
     from reprozoo.params import load_params
+    from reprozoo.timing import spend
 
     name = sys.argv[1]
     d = getattr(load_params().datasets, name, None)
     if d is None:
         raise ReprozooError(f"dataset {name!r} is not under datasets in params.yaml")
-    manifest = split(name, d, ROOT / "data" / "raw" / name, ROOT / "data" / "splits" / name)
+    with spend("work"):
+        manifest = split(name, d, ROOT / "data" / "raw" / name, ROOT / "data" / "splits" / name)
     counts = {part: sum(c) for part, c in manifest["counts"].items()}
     print(f"split@{name}: {counts} data_sha256={manifest['data_sha256'][:12]}")
 

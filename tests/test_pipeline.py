@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from reprozoo import ROOT
+from reprozoo.timing import LINE
 
 # Floors on the official 10k MNIST test set, each at least 3 sd below the mean of the run-to-run spread
 # measured over training seeds (report.json; the test below holds them to it). s001's spread (sd ~0.007)
@@ -68,6 +69,9 @@ def test_fresh_clone_runs_every_experiment(clone, params, background_repro):
         stages = {f"train@{name}", f"evaluate@{name}"} if kind == "image_classifier" else \
             {f"{kind.replace('_', '-')}@{name}"}
         assert stages <= ran, (name, stages - ran)
+    # Each stage ends with its time line (reprozoo.timing), which the pipeline's overhead figure sums.
+    timed = {line.split()[1].rstrip(":") for line in log.splitlines() if LINE.match(line)}
+    assert ran == timed, ran ^ timed
 
 
 @pytest.mark.slow

@@ -34,6 +34,7 @@ def run_main(main: Callable[[], None]) -> None:
     """
     try:
         main()
+        _say_time()
     except ReprozooError as err:
         for line in str(err).splitlines():  # several problems (e.g. bad keys): one `error:` line each
             print(f"error: {line}", file=sys.stderr)
@@ -51,3 +52,12 @@ def run_main(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:  # Ctrl-C before any work worth saving had started
         print("interrupted by SIGINT; outputs are written whole or not at all", file=sys.stderr)
         sys.exit(128 + signal.SIGINT)
+
+
+def _say_time() -> None:
+    """The stage's time line (reprozoo.timing), when it did any work."""
+    from reprozoo.timing import summary
+
+    line = summary(os.environ.get("DVC_STAGE") or " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]))
+    if line:
+        print(line, flush=True)

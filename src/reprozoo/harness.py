@@ -17,6 +17,7 @@ from reprozoo.params import load_params
 from reprozoo.runlog import RunLog
 from reprozoo.runtime import configure, seed_everything
 from reprozoo.tasks import Context, Task, task_for
+from reprozoo.timing import spend
 
 PHASES = ("train", "evaluate", "all", "spread")
 
@@ -48,7 +49,8 @@ def run(name: str, phase: str = "all", seed: int | None = None) -> None:
     log = RunLog(name, p, stage_name(task, name, phase), getattr(p, "epochs", None), track=phase != "spread")
     ctx = Context(name, kind, p, params, log.setup_device(device), ROOT, log)
     try:
-        data = task.load(ctx)
+        with spend("work"):
+            data = task.load(ctx)
         with checkpoint.interruptible():  # from here SIGINT/SIGTERM raise Interrupted: no run stays RUNNING
             if phase == "evaluate":
                 evaluate_trained(task, ctx, data, log)
@@ -78,11 +80,13 @@ def train(task: Task, ctx: Context, data, log: RunLog, evaluate: bool) -> None:
     start = time.perf_counter()
     log.clock = lambda: before + time.perf_counter() - start
     try:
-        task.train(ctx, data)
+        with spend("work"):
+            task.train(ctx, data)
         seconds = log.clock()
         log.metrics({"train_seconds": seconds})
         if evaluate:
-            result = task.evaluate(ctx, data)
+            with spend("work"):
+                result = task.evaluate(ctx, data)
             if log.main:
                 log.result(result, write_results(ctx, data, result, log.ids(), seconds), data)
         elif log.main:
@@ -110,7 +114,8 @@ def evaluate_trained(task: Task, ctx: Context, data, log: RunLog) -> None:
     trained = read_json(ctx.model_dir / "run.json", f"dvc repro --force train@{ctx.name}")
     log.attach(trained, data)
     try:
-        result = task.evaluate(ctx, data)
+        with spend("work"):
+            result = task.evaluate(ctx, data)
         if trained.get("epochs"):
             result.metrics.setdefault("epochs", trained["epochs"])
         log.result(result, write_results(ctx, data, result, log.ids(), trained["train_seconds"]), data)
@@ -123,9 +128,11 @@ def evaluate_trained(task: Task, ctx: Context, data, log: RunLog) -> None:
 def spread_run(task: Task, ctx: Context, data) -> None:
     """Train and score with another seed, logging nothing: one figure of the run-to-run spread."""
     start = time.perf_counter()
-    task.train(ctx, data)
+    with spend("work"):
+        task.train(ctx, data)
     seconds = time.perf_counter() - start
-    result = task.evaluate(ctx, data)
+    with spend("work"):
+        result = task.evaluate(ctx, data)
     main = result.main_metric
     write_json(ROOT / "results" / "spread" / f"{ctx.name}-seed{ctx.params.seed}.json", {
         "experiment": ctx.name, "seed": ctx.params.seed, "metric": main, "value": number(main, result.metrics[main]),

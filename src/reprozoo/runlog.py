@@ -18,6 +18,7 @@ from reprozoo import distributed
 from reprozoo.errors import ReprozooError
 from reprozoo.owners import end_dead_runs, owner_tags
 from reprozoo.progress import Progress
+from reprozoo.timing import charged
 from reprozoo.tracking import flatten, log_series, run_tags, use_experiment, with_retries
 
 
@@ -52,6 +53,7 @@ class RunLog:
             print(line, flush=True)
 
     # -- the run ----------------------------------------------------------------------------------
+    @charged("tracking")
     def start(self, data: Any, resume_run_id: str | None, history: list[dict], fingerprint: str) -> None:
         """Reopen the stopped run being resumed if the store still has it, else start a new one.
 
@@ -89,6 +91,7 @@ class RunLog:
         for row in history:
             self._epoch_metrics(row)
 
+    @charged("tracking")
     def log_dataset(self, data: Any, context: str) -> tuple[str, str]:
         """The data as a dataset input of the run (the UI's Datasets column); its (name, digest).
 
@@ -108,6 +111,7 @@ class RunLog:
         with_retries(MlflowClient().log_inputs, self.run_id, datasets=[DatasetInput(dataset, [tag])])
         return name, digest[:36]
 
+    @charged("tracking")
     def attach(self, trained: dict, data: Any) -> None:
         """Log into the train stage's finished run (the evaluate phase).
 
@@ -144,6 +148,7 @@ class RunLog:
     def ids(self) -> dict:
         return {"mlflow_run_id": self.run_id, "mlflow_experiment_id": self.experiment_id, "mlflow_model": self.model}
 
+    @charged("tracking")
     def end(self, status: str) -> None:
         if self.main and self.run_id:
             import mlflow
@@ -152,6 +157,7 @@ class RunLog:
                 with_retries(mlflow.end_run, status)
 
     # -- what a task reports ----------------------------------------------------------------------
+    @charged("tracking")
     def epoch(self, ctx: Any, row: dict, state: Callable[[], Any] | None) -> None:
         if state is not None:
             self.snapshot = {"task": state(), "history": list(ctx.history), "seconds": self.clock()}
@@ -170,10 +176,12 @@ class RunLog:
         self.series_at({k: v for k, v in row.items() if k not in ("epoch", "seconds") and isinstance(v, (int, float))},
                        row["epoch"])
 
+    @charged("tracking")
     def series(self, key: str, values: list[float], start: int) -> None:
         if self.current:
             log_series(self.current, key, values, start)
 
+    @charged("tracking")
     def params(self, values: dict) -> None:
         if self.current:
             from mlflow.entities import Param
@@ -186,6 +194,7 @@ class RunLog:
         if self.current:
             self.series_at({k: float(v) for k, v in values.items()})
 
+    @charged("tracking")
     def series_at(self, values: dict[str, float], step: int = 0) -> None:
         from mlflow.entities import Metric
         from mlflow.tracking import MlflowClient
@@ -197,6 +206,7 @@ class RunLog:
     def batches(self, batches: Iterable) -> Iterable:
         return self.progress.batches(batches) if self.progress else batches
 
+    @charged("tracking")
     def save_model(self, ctx: Any, model: Any, example: Any, metadata: dict) -> None:
         """Log the model to the run, register it as reprozoo-<experiment> with the alias `candidate`."""
         if self.track:
@@ -210,6 +220,7 @@ class RunLog:
             with_retries(MlflowClient().set_registered_model_alias, name, "candidate", version)
             self.model = {"id": info.model_id, "name": name, "version": version}
 
+    @charged("tracking")
     def load_model(self, model_dir: Any) -> Any:
         import mlflow.pyfunc
 
@@ -239,6 +250,7 @@ class RunLog:
             self.current = self.run_id
         with_retries(mlflow.end_run, "FINISHED")
 
+    @charged("tracking")
     def result(self, result: Any, files: list, data: Any) -> None:
         """An evaluation's numbers (against the model and the test data) and pictures into the run.
 
