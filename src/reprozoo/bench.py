@@ -116,10 +116,16 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     channels = shape[0]
     model = ImageClassifier(net, recipe.get("mean") or [0.0] * channels, recipe.get("std") or [1.0] * channels)
     model = model.to(device)
+    loss_name = recipe.get("loss", "cross_entropy")
+    from reprozoo.roofline import flop_per_sample
+    from reprozoo.train import as_input
+
+    # Counted before any compile, on a copy, so training starts from the same weights and RNG state.
+    flop = flop_per_sample(model, LOSSES[loss_name], as_input(train["images"][:recipe["batch_size"]]),
+                           train["labels"][:recipe["batch_size"]])
     if options.get("channels_last") and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     if options.get("compile") and path == "project":
-        torch.use_deterministic_algorithms(options.get("deterministic", True), warn_only=True)  # Inductor's flag too
         model = torch.compile(model)  # compiled in the untimed warm-up epoch
     if path == "project":
         optimizer = make_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
@@ -127,12 +133,6 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     else:  # as the seeds build it: torch's defaults
         optimizer = OPTIMIZERS[recipe["optimizer"]](model.parameters(), lr=recipe["lr"],
                                                     **recipe.get("optimizer_args", {}))
-    loss_name = recipe.get("loss", "cross_entropy")
-    from reprozoo.roofline import flop_per_sample
-    from reprozoo.train import as_input
-
-    flop = flop_per_sample(model, LOSSES[loss_name], as_input(train["images"][:recipe["batch_size"]]),
-                           train["labels"][:recipe["batch_size"]])
     no_val = {"images": train["images"][:0], "labels": train["labels"][:0]}
 
     def train_epochs(n: int) -> None:

@@ -27,7 +27,8 @@ def flop_per_sample(model: torch.nn.Module, loss_fn, x: torch.Tensor, y: torch.T
     counted = copy.deepcopy(model).cpu().float().train()
     enabled, tanh_rnn.ENABLED = tanh_rnn.ENABLED, False
     try:
-        with torch.backends.mkldnn.flags(enabled=False), FlopCounterMode(display=False) as counter:
+        with (torch.random.fork_rng(devices=[]), torch.backends.mkldnn.flags(enabled=False),
+              FlopCounterMode(display=False) as counter):  # fork_rng: dropout here draws no training's numbers
             loss_fn(counted(x.cpu()), y.cpu()).backward()
     finally:
         tanh_rnn.ENABLED = enabled
