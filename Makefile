@@ -14,7 +14,7 @@ export GOMP_SPINCOUNT ?= 3000
 test: GOMP_SPINCOUNT := $(if $(filter environment command,$(origin GOMP_SPINCOUNT)),$(GOMP_SPINCOUNT),300)
 endif
 
-.PHONY: install repro test ui serve chromium bench check-reproduction clean-venv
+.PHONY: install repro test ui serve chromium bench check-reproduction kernels clean-venv
 
 install: $(STAMP)
 
@@ -62,6 +62,11 @@ serve: install
 # reproducibility contract (docs/reproducibility.md); prints the table, exits 1 on a breach.
 check-reproduction: install
 	python -m reprozoo.check
+
+# Whether this CPU computes the training kernels with the committed run's bits (route (a) of the contract):
+# its kernel fingerprint against metrics/kernels.json, probe by probe and recipe family by family.
+kernels: install
+	python -m reprozoo.kernels
 
 # Training throughput, the project's data path against a seed-style DataLoader loop (prints JSON).
 BENCH_ARGS ?= --epochs 1 --repeat 3

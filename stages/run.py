@@ -1,4 +1,4 @@
-"""run <experiment> [train|evaluate|all|spread SEED]: one phase of any experiment in params.yaml (reprozoo.harness).
+"""run <experiment> [train|evaluate|all|spread]: one phase of any experiment in params.yaml (reprozoo.harness).
 
 Image classifiers train (train@<name>) and evaluate (evaluate@<name>) in two stages; every other
 kind does both in one (`all`, the default). Under `torchrun --nproc_per_node=N` a classifier
@@ -17,10 +17,9 @@ def main() -> None:
     from reprozoo.harness import PHASES, run
 
     args = sys.argv[1:]
-    spread = len(args) == 3 and args[1] == "spread" and args[2].lstrip("-").isdigit()
-    if not (spread or len(args) == 1 or (len(args) == 2 and args[1] in PHASES[:3])):
-        raise ReprozooError("usage: python stages/run.py EXPERIMENT [train|evaluate|all|spread SEED]")
-    run(args[0], args[1] if len(args) > 1 else "all", int(args[2]) if spread else None)
+    if not (len(args) == 1 or (len(args) == 2 and args[1] in PHASES)):
+        raise ReprozooError("usage: python stages/run.py EXPERIMENT [train|evaluate|all|spread]")
+    run(args[0], args[1] if len(args) > 1 else "all")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""make check-reproduction's judgement: exact under contract (a), the measured spread under (b), data always identical."""
+"""make check-reproduction's judgement: exact where the kernel fingerprints agree (a), every other figure
+within its tolerance (b), the data and integer figures exact everywhere, nothing left unjudged."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -10,57 +12,112 @@ from pathlib import Path
 from reprozoo.check import compare, render
 
 MACHINE = {"cpu": "Some CPU", "cpu_capability": "AVX2", "threads": 2, "torch": "2.14.1"}
+PROBES = {"mm 64x784@784x10": "aaaa", "lstm 28->64 (s001, s003)": "bbbb"}
+FIGURES = {"test_accuracy": 0.9, "test_loss": 0.3, "test_samples": 1000, "train_seconds": 10.0}
+SPREADS = {"test_accuracy": {"mean": 0.9, "sd": 0.004, "n": 8}, "test_loss": {"mean": 0.3, "sd": 0.03, "n": 8}}
 
 
-def tree(root: Path, metrics: dict, machine: dict, data: str = "d" * 64, sd: float | None = 0.01) -> Path:
-    """A committed or re-derived checkout with one experiment."""
+def tree(root: Path, metrics: dict, probes: dict = PROBES, data: str = "d" * 64, spreads: dict | None = None,
+         other: dict | None = None) -> Path:
+    """A committed or re-derived checkout with experiment x (and y, without a spread, when `other` is given)."""
     (root / "metrics").mkdir(parents=True)
-    (root / "results" / "x").mkdir(parents=True)
-    (root / "metrics" / "x.json").write_text(json.dumps(metrics))
-    run = {"device": "cpu", "machine": machine, "data_sha256": data}
-    (root / "results" / "x" / "run.json").write_text(json.dumps(run))
-    row = {"experiment": "x", "metric": "test_accuracy", "spread": {"mean": 0.9, "sd": sd, "n": 3} if sd else None,
-           **run}
-    (root / "metrics" / "report.json").write_text(json.dumps({"rows": [row]}))
+    rows = []
+    for name, figures, spread in (("x", metrics, SPREADS if spreads is None else spreads), ("y", other, {})):
+        if figures is None:
+            continue
+        (root / "results" / name).mkdir(parents=True)
+        (root / "metrics" / f"{name}.json").write_text(json.dumps(figures))
+        run = {"device": "cpu", "machine": MACHINE, "data_sha256": data}
+        (root / "results" / name / "run.json").write_text(json.dumps(run))
+        rows.append({"experiment": name, "metric": "test_accuracy", "figure_spreads": spread, **run})
+    (root / "metrics" / "report.json").write_text(json.dumps({"rows": rows}))
+    (root / "metrics" / "kernels.json").write_text(json.dumps({"machine": MACHINE, "probes": probes}))
     return root
 
 
-def verdicts(rows: list[dict]) -> dict[str, tuple[str, bool]]:
-    return {r["figure"]: (r["allowed"].split(" ")[0], r["ok"]) for r in rows}
+def verdicts(rows: list[dict], name: str = "x") -> dict[str, tuple[str, bool]]:
+    return {r["figure"]: (r["route"], r["ok"]) for r in rows if r["experiment"] == name}
 
 
-def test_same_machine_must_match_bit_for_bit(tmp_path):
-    committed = tree(tmp_path / "a", {"test_accuracy": 0.9, "test_loss": 0.3, "train_seconds": 10.0}, MACHINE)
-    derived = tree(tmp_path / "b", {"test_accuracy": 0.9, "test_loss": 0.30001, "train_seconds": 99.0}, MACHINE)
+def test_agreeing_fingerprints_must_match_bit_for_bit(tmp_path):
+    committed = tree(tmp_path / "a", FIGURES)
+    derived = tree(tmp_path / "b", {**FIGURES, "test_loss": 0.30001, "train_seconds": 99.0})
     v = verdicts(compare(derived, committed))
-    assert v["test_accuracy"] == ("identical", True) and v["test_loss"] == ("identical", False)
-    assert v["train_seconds"][1] and v["data_sha256"] == ("identical", True)
+    assert v["test_accuracy"] == ("identical (a)", True) and v["test_loss"] == ("identical (a)", False)
+    assert v["train_seconds"] == ("not judged (wall clock)", True)
+    assert v["data_sha256"] == ("exact everywhere", True)
 
 
-def test_another_machine_is_held_to_three_sd_of_the_measured_spread(tmp_path):
-    committed = tree(tmp_path / "a", {"test_accuracy": 0.9, "test_loss": 0.3}, MACHINE)
-    other = {**MACHINE, "cpu": "Another CPU"}
-    near = tree(tmp_path / "b", {"test_accuracy": 0.925, "test_loss": 0.5}, other)
-    far = tree(tmp_path / "c", {"test_accuracy": 0.94, "test_loss": 0.3}, other)
-    assert verdicts(compare(near, committed))["test_accuracy"] == ("3", True)  # 0.025 <= 3 x 0.01
-    assert verdicts(compare(near, committed))["test_loss"] == ("not", True)  # no spread measured: shown only
-    assert verdicts(compare(far, committed))["test_accuracy"] == ("3", False)
+def test_differing_fingerprints_hold_each_figure_to_its_tolerance(tmp_path):
+    committed = tree(tmp_path / "a", FIGURES)
+    other_cpu = {**PROBES, "mm 64x784@784x10": "cccc"}
+    # accuracy: 3 x max(sd 0.004, sqrt(0.9 x 0.1 / 1000) = 0.0095) = 0.0285; loss: 3 x 0.03
+    near = tree(tmp_path / "b", {**FIGURES, "test_accuracy": 0.928, "test_loss": 0.38}, other_cpu)
+    v = verdicts(compare(near, committed))
+    assert v["test_accuracy"] == ("3 sampling sd (b)", True) and v["test_loss"] == ("3 sd of the measured spread (b)", True)
+    assert v["test_samples"] == ("exact everywhere", True)
+    far = tree(tmp_path / "c", {**FIGURES, "test_accuracy": 0.87, "test_loss": 0.40, "test_samples": 999}, other_cpu)
+    v = verdicts(compare(far, committed))
+    assert not v["test_accuracy"][1] and not v["test_loss"][1] and not v["test_samples"][1]
+
+
+def test_a_measured_spread_wider_than_the_sampling_noise_sets_an_accuracy_tolerance(tmp_path):
+    wide = {**SPREADS, "test_accuracy": {"mean": 0.9, "sd": 0.02, "n": 8}}
+    committed = tree(tmp_path / "a", FIGURES, spreads=wide)
+    derived = tree(tmp_path / "b", {**FIGURES, "test_accuracy": 0.95}, {})
+    assert verdicts(compare(derived, committed))["test_accuracy"] == ("3 sd of the measured spread (b)", True)
+
+
+def test_a_figure_without_a_spread_takes_sampling_noise_or_the_loss_rule(tmp_path):
+    """y has no spread: its accuracy gets the binomial sd of its 200 items, its loss 3 x r x loss, where r is
+    the largest relative sd of a test loss measured over seeds (x's: 0.03 / 0.3 = 0.1)."""
+    y = {"test_accuracy": 0.5, "test_loss": 1.0, "test_samples": 200}
+    committed = tree(tmp_path / "a", FIGURES, other=y)
+    derived = tree(tmp_path / "b", FIGURES, {}, other={**y, "test_accuracy": 0.6, "test_loss": 1.29})
+    v = verdicts(compare(derived, committed), "y")
+    assert v["test_accuracy"] == ("3 sampling sd (b)", True)  # 3 x sqrt(0.25 / 200) = 0.106
+    assert v["test_loss"] == ("3 x the loss rule (b)", True)  # 3 x 0.1 x 1.0 = 0.3
+    derived = tree(tmp_path / "c", FIGURES, {}, other={**y, "test_accuracy": 0.39, "test_loss": 1.31})
+    assert verdicts(compare(derived, committed), "y") == {
+        "data_sha256": ("exact everywhere", True), "test_accuracy": ("3 sampling sd (b)", False),
+        "test_loss": ("3 x the loss rule (b)", False), "test_samples": ("exact everywhere", True)}
+
+
+def test_no_figure_is_merely_shown(tmp_path):
+    """Without any measured loss spread there is no rule: such a figure is 'not judged', which fails."""
+    committed = tree(tmp_path / "a", {"test_loss": 0.3, "train_seconds": 1.0}, spreads={})
+    derived = tree(tmp_path / "b", {"test_loss": 0.3, "train_seconds": 2.0}, {})
+    rows = compare(derived, committed)
+    assert verdicts(rows)["test_loss"] == ("not judged", False)
+    assert "not judged: 1" in render(rows) and "1 breach(es)" in render(rows)
 
 
 def test_other_data_or_a_missing_figure_is_a_breach(tmp_path):
-    committed = tree(tmp_path / "a", {"test_accuracy": 0.9, "test_loss": 0.3}, MACHINE)
-    derived = tree(tmp_path / "b", {"test_accuracy": 0.9}, MACHINE, data="e" * 64)
-    rows = compare(derived, committed)
-    assert verdicts(rows)["data_sha256"][1] is False and verdicts(rows)["test_loss"][1] is False
-    assert "2 breach(es)" in render(rows)
+    committed = tree(tmp_path / "a", FIGURES)
+    derived = tree(tmp_path / "b", {k: v for k, v in FIGURES.items() if k != "test_loss"}, data="e" * 64)
+    v = verdicts(compare(derived, committed))
+    assert v["data_sha256"][1] is False and v["test_loss"][1] is False
+
+
+def test_another_cpu_simulated_by_perturbing_every_committed_figure_within_its_tolerance(tmp_path):
+    """An honest stand-in for a CPU with other kernels: each fractional figure moved by 90 % of what its
+    tolerance allows (and the fingerprint changed), integers and data untouched: no breach, all judged."""
+    committed = tree(tmp_path / "a", FIGURES)
+    acc_limit = 3 * max(0.004, math.sqrt(0.9 * 0.1 / 1000))
+    moved = {**FIGURES, "test_accuracy": 0.9 - 0.9 * acc_limit, "test_loss": 0.3 + 0.9 * 3 * 0.03}
+    rows = compare(tree(tmp_path / "b", moved, {}), committed)
+    assert all(r["ok"] for r in rows) and not any(r["route"] == "not judged" for r in rows)
+    assert "identical (a): 0" in render(rows)
 
 
 def test_the_command_prints_the_table_and_exits_1_on_a_breach(tmp_path):
-    committed = tree(tmp_path / "a", {"test_accuracy": 0.9}, MACHINE)
-    derived = tree(tmp_path / "b", {"test_accuracy": 0.8}, MACHINE)
-    code = ("import sys; from pathlib import Path; import reprozoo.check as c; c.ROOT = Path(sys.argv[1]); "
-            "c.compare.__defaults__ = (c.ROOT,); sys.argv[1:] = ['--derived', sys.argv[2]]; c.run_main(c.main)")
+    committed = tree(tmp_path / "a", FIGURES)
+    derived = tree(tmp_path / "b", {**FIGURES, "test_accuracy": 0.8})
+    code = ("import sys; from pathlib import Path; import reprozoo.check as c; "
+            "c.compare.__defaults__ = (Path(sys.argv[1]),); sys.argv[1:] = ['--derived', sys.argv[2]]; "
+            "c.run_main(c.main)")
     result = subprocess.run([sys.executable, "-c", code, str(committed), str(derived)], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 1, result.stderr
     assert "BREACH" in result.stdout and "1 breach(es)" in result.stdout
+    assert "judged by route: identical (a): 3;" in result.stdout

@@ -42,7 +42,7 @@ SHRINK = {
     f"{IC}.s003-cnn-mnist.model_args": {"channels": [4, 8]},
     "experiments.char_rnn.s002-char-rnn-rnn.epochs": 300,
     "experiments.probe.s003-cnn-tsne.samples": 60,
-    "spread": {"seeds": [], "image_classifier": [], "linear_regression": [], "char_rnn": []},
+    "spread": {"seeds": [], "experiments": {}},
 }
 
 

@@ -36,8 +36,8 @@ SHRINK = {
     "experiments.names_gru.s002-names-gru.hidden_size": 8,
     "experiments.sin_cos.s003-rnn-regression.windows": 10,
     "experiments.probe.s003-cnn-tsne.samples": 60,
-    "spread": {"seeds": [7], "image_classifier": ["s003-cnn-mnist"], "linear_regression": [],
-               "char_rnn": ["s002-char-rnn-embedding"]},
+    "spread": {"seeds": [7], "experiments": {"s003-cnn-mnist": {"kind": "image_classifier", "runs": 2},
+                                             "s002-char-rnn-embedding": {"kind": "char_rnn", "runs": 2}}},
 }
 KEEP = {"image_classifier": ["s000-rnn-mnist", "s003-cnn-mnist", "s004-vgg16-transfer"],
         "tabular_mlp": ["s002-breast-cancer-mlp-relu"], "char_rnn": ["s002-char-rnn-embedding"]}
@@ -66,10 +66,10 @@ def project(tmp_path_factory) -> Path:
     calls = []
     for name, (kind, _) in params.all().items():
         phases = ["train", "evaluate"] if kind == "image_classifier" else ["all"]
-        calls += [(name, phase, None) for phase in phases]
+        calls += [(name, phase) for phase in phases]
     calls.sort(key=lambda c: params.all()[c[0]][0] == "probe")  # probes after the models they probe
-    calls += [(n, "spread", s) for n in params.spread.experiments() for s in params.spread.seeds]
-    script = "from reprozoo.harness import run\n" + "".join(f"run({n!r}, {p!r}, {s!r})\n" for n, p, s in calls)
+    calls += [(n, "spread") for n in params.spread.experiments]
+    script = "from reprozoo.harness import run\n" + "".join(f"run({n!r}, {p!r})\n" for n, p in calls)
     result = subprocess.run([sys.executable, "-c", script], cwd=repo, env=env_for(repo, DVC_STAGE="test"),
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
@@ -122,13 +122,27 @@ def test_linear_regression_has_one_parent_run_with_a_child_per_optimizer(project
     assert all(c.info.status == "FINISHED" and client.get_metric_history(c.info.run_id, "loss") for c in children)
 
 
-def test_spread_runs_score_other_seeds_and_log_nothing(project):
-    found = json.loads((project / "results" / "spread" / "s003-cnn-mnist-seed7.json").read_text())
-    assert (found["seed"], found["metric"]) == (7, "test_accuracy") and 0 < found["value"] <= 1
-    assert len(mlflow_runs(project, "s003-cnn-mnist")) == 1
+def test_spread_runs_score_other_seeds_each_in_an_mlflow_run_of_its_seed(project):
+    from mlflow.tracking import MlflowClient
+
+    found = json.loads((project / "results" / "spread" / "s003-cnn-mnist.json").read_text())
+    assert found["metric"] == "test_accuracy" and list(found["runs"]) == ["7"]
+    assert 0 < found["runs"]["7"]["test_accuracy"] <= 1 and found["runs"]["7"]["test_loss"] > 0
+    runs = mlflow_runs(project, "s003-cnn-mnist", spread=True)
+    spread = [r for r in runs if r.data.tags.get("reprozoo.spread_seed")]
+    assert len(runs) == 2 and len(spread) == 1
+    [seeded] = spread
+    assert seeded.data.tags["reprozoo.spread_seed"] == "7" and seeded.info.status == "FINISHED"
+    assert seeded.data.params["experiment.seed"] == "7" and seeded.info.run_name == "s003-cnn-mnist seed 7"
+    assert seeded.data.metrics["test_accuracy"] == pytest.approx(found["runs"]["7"]["test_accuracy"], rel=1e-5)
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    assert len(client.get_metric_history(seeded.info.run_id, "train_loss")) == 1  # its epochs, as a run's
+    assert not client.search_logged_models([seeded.info.experiment_id], filter_string=f"source_run_id = "
+                                           f"'{seeded.info.run_id}'")  # no model kept of a spread run
     row = next(r for r in json.loads((project / "metrics" / "report.json").read_text())["rows"]
                if r["experiment"] == "s003-cnn-mnist")
     assert row["spread"]["n"] == 2 and row["seeds"] == [1, 7]
+    assert set(row["figure_spreads"]) == {"test_accuracy", "test_loss", "test_samples", "train_samples"}
 
 
 def test_a_probe_names_the_run_it_probed(project):

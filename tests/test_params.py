@@ -48,7 +48,8 @@ def test_real_params_load_by_kind_and_are_frozen(params):
     assert exp.model_args["identity_init"] is True
     assert isinstance(params.experiment("s000-rnn-activations")[1], Probe)
     assert params.datasets.names.source == "embedded" and "lenet-digits" in params.backbones
-    assert set(params.spread.experiments()) <= set(found)
+    assert set(params.spread.experiments) <= set(found)
+    assert all(params.all()[n][0] == e.kind for n, e in params.spread.experiments.items())
     with pytest.raises(ValidationError):  # frozen: a stage cannot change the source of truth
         exp.lr = 1.0
     with pytest.raises(ValidationError):
@@ -82,7 +83,8 @@ def test_real_params_load_by_kind_and_are_frozen(params):
     (f"{MNIST_RNN}.dataset", "fashion_mnist", None, "'fashion_mnist' is not under datasets"),
     ("experiments.probe.s000-rnn-activations.of", "s002-linear-regression", None,
      "'s002-linear-regression' is not an image_classifier experiment; allowed: s000-rnn-mnist, s001-lstm-mnist, "),
-    ("spread.char_rnn", ["s002-char-rnn-cell", "nope"], None, "'nope' is not under experiments.char_rnn"),
+    ("spread.experiments.nope", {"kind": "char_rnn", "runs": 2}, None, "not under experiments.char_rnn"),
+    ("spread.experiments.s001-lstm-mnist.runs", 9, None, "9; allowed: at most 8"),
     ("experiments.image_classifier.s004-vgg16-transfer.model_args", {"backbone": "resnet"},
      "experiments.image_classifier.s004-vgg16-transfer.model_args.backbone",
      "'resnet'; allowed: vgg16-imagenet, vgg16-random, lenet-digits"),
@@ -131,16 +133,16 @@ def test_several_bad_keys_give_one_line_each_and_nothing_else():
         "runtime.threads", "datasets.cifar10.source", f"{MNIST_RNN}.lr", f"{MNIST_RNN}.lrr",
         "experiments.char_rnn.s002-char-rnn-rnn.epochs"]), lines
     lines = error_lines(with_changes({"experiments.probe.s003-cnn-tsne.of": "s003-rnn-regression",
-                                      "spread.image_classifier": ["x"]}))
-    assert [line.split(": ")[1] for line in lines] == ["experiments.probe.s003-cnn-tsne.of", "spread.image_classifier"]
+                                      "spread.experiments.x": {"kind": "image_classifier", "runs": 2}}))
+    assert [line.split(": ")[1] for line in lines] == ["experiments.probe.s003-cnn-tsne.of", "spread.experiments.x"]
 
 
 def test_cross_check_problems_are_reported_beside_bad_values():
     """Every bad key at once: a wrong probe `of` must not wait until a bad lr elsewhere is fixed."""
     lines = error_lines(with_changes({"runtime.threads": 0, "experiments.probe.s003-cnn-tsne.of": "s003-rnn-regression",
-                                      "spread.image_classifier": ["x"]}))
+                                      "spread.experiments.x": {"kind": "image_classifier", "runs": 2}}))
     assert sorted(line.split(": ")[1] for line in lines) == [
-        "experiments.probe.s003-cnn-tsne.of", "runtime.threads", "spread.image_classifier"], lines
+        "experiments.probe.s003-cnn-tsne.of", "runtime.threads", "spread.experiments.x"], lines
 
 
 def test_fashion_mnist_is_one_entry_away_and_checks_its_source():

@@ -5,7 +5,7 @@ in effect run; its `.venv` is this test run's own (linked in, as `make install` 
 Every shell line of every ```bash/```sh block runs, in order, in one `bash -e` from an empty
 environment, except the lines that start long-lived servers or retrain (named in SKIP) and lines with
 <placeholders>; each skipped kind is run by another test (test_experience.py: `make ui`, `make serve`;
-test_reliability.py: `dvc exp run`, queues).
+test_reliability.py: `dvc exp run`, queues; test_kernels.py: what `make kernels` runs).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import pytest
 
 from reprozoo import ROOT
 
-SKIP = ("make repro", "make test", "make ui", "make serve", "make check-reproduction", "make bench", "dvc exp run",
-        "dvc queue", "dvc exp apply", "curl ", "mlflow models serve", "export PATH")
+SKIP = ("make repro", "make test", "make ui", "make serve", "make check-reproduction", "make kernels", "make bench",
+        "dvc exp run", "dvc queue", "dvc exp apply", "curl ", "mlflow models serve", "export PATH")
 
 
 def readme_commands(text: str) -> list[str]:

@@ -87,8 +87,9 @@ def make_project(dest: Path, changes: dict[str, object] | None = None) -> Path:
     return dest
 
 
-def mlflow_runs(repo: Path, experiment: str) -> list:
-    """The runs of one MLflow experiment in `repo`'s mlflow.db (none when it does not exist)."""
+def mlflow_runs(repo: Path, experiment: str, spread: bool = False) -> list:
+    """The runs of one MLflow experiment in `repo`'s mlflow.db (none when it does not exist); the spread
+    runs of other training seeds only when `spread` is true."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
@@ -96,4 +97,5 @@ def mlflow_runs(repo: Path, experiment: str) -> list:
     if not found:
         return []
     # Top-level runs only: a nested run (one optimizer of several) belongs to its parent.
-    return [r for r in client.search_runs([found.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
+    return [r for r in client.search_runs([found.experiment_id]) if "mlflow.parentRunId" not in r.data.tags
+            and (spread or "reprozoo.spread_seed" not in r.data.tags)]

@@ -23,12 +23,18 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # stages draw figures headless
 # test accuracy 0.9209 with this machine's AVX-512 default, 0.9038 pinned as below, with other weights),
 # so results re-derive on another CPU only with the same kernels: ATen's vectorised ops, oneDNN's
 # convolutions and RNNs, and MKL's BLAS with its conditional numerical reproducibility mode. AVX2 is the
-# floor every x86-64 CPU of the last decade has. Pinning cost 3-11 % of an epoch here
-# (docs/reproducibility.md). REPROZOO_CPU_ISA=native leaves the host's choice (faster, not portable).
+# floor every x86-64 CPU of the last decade has. Pinning cost 3-11 % of an epoch (docs/reproducibility.md).
+# MKL honours its AVX2 branch on Intel CPUs only; elsewhere it takes its own AMD path, the same on every
+# AMD CPU measured (kernel fingerprints, reprozoo.kernels) but not Intel's bits. REPROZOO_CPU_ISA=compatible
+# takes MKL's vendor-neutral SSE2 branch instead (up to 1.8x slower CNN training here);
+# REPROZOO_CPU_ISA=native leaves the host's choice (faster, not portable).
 CPU_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT",
             "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
-if os.environ.get("REPROZOO_CPU_ISA", "avx2") != "native":
+CPU_ISA = os.environ.get("REPROZOO_CPU_ISA", "avx2")
+if CPU_ISA != "native":
     os.environ.update(CPU_PINS)
+if CPU_ISA == "compatible":
+    os.environ["MKL_CBWR"] = "COMPATIBLE"
 
 
 def _workspace_root() -> Path:

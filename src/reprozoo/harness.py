@@ -23,21 +23,20 @@ PHASES = ("train", "evaluate", "all", "spread")
 
 
 def stage_name(task: Task, name: str, phase: str) -> str:
-    """The DVC stage that runs this phase (dvc.yaml): train@x / evaluate@x / spread@x-seed, else <kind>@x."""
+    """The DVC stage that runs this phase (dvc.yaml): train@x / evaluate@x / spread@x, else <kind>@x."""
     group = phase if task.separate_evaluate or phase == "spread" else task.kind.replace("_", "-")
     return f"{group}@{name}"
 
 
-def run(name: str, phase: str = "all", seed: int | None = None) -> None:
-    """Run one phase of experiment `name` as params.yaml describes it (spread: with another training seed)."""
+def run(name: str, phase: str = "all") -> None:
+    """Run one phase of experiment `name` as params.yaml describes it (spread: once per extra seed)."""
     params = load_params()
     kind, p = params.experiment(name)
     task = task_for(kind)
     allowed = ("train", "evaluate") if task.separate_evaluate else ("all",)
     if phase == "spread":
-        if name not in params.spread.experiments() or seed not in params.spread.seeds:
-            raise ReprozooError(f"spread: {name} with seed {seed} is not in params.yaml's spread")
-        p = p.model_copy(update={"seed": seed})
+        if name not in params.spread.experiments:
+            raise ReprozooError(f"spread: {name} is not under params.yaml's spread.experiments")
     elif phase not in allowed:
         raise ReprozooError(f"{name} ({kind}): phase {phase!r}; allowed: {', '.join(allowed)}")
     rt = params.runtime
@@ -45,8 +44,11 @@ def run(name: str, phase: str = "all", seed: int | None = None) -> None:
         device = configure("cpu", 1, deterministic=False)
     else:
         device = configure(rt.device, rt.threads, rt.deterministic)
+    if phase == "spread":
+        spread_runs(task, name, kind, p, params, device)
+        return
     seed_everything(p.seed)
-    log = RunLog(name, p, stage_name(task, name, phase), getattr(p, "epochs", None), track=phase != "spread")
+    log = RunLog(name, p, stage_name(task, name, phase), getattr(p, "epochs", None))
     ctx = Context(name, kind, p, params, log.setup_device(device), ROOT, log)
     try:
         with spend("work"):
@@ -54,8 +56,6 @@ def run(name: str, phase: str = "all", seed: int | None = None) -> None:
         with checkpoint.interruptible():  # from here SIGINT/SIGTERM raise Interrupted: no run stays RUNNING
             if phase == "evaluate":
                 evaluate_trained(task, ctx, data, log)
-            elif phase == "spread":
-                spread_run(task, ctx, data)
             else:
                 train(task, ctx, data, log, evaluate=phase == "all")
     finally:
@@ -125,16 +125,41 @@ def evaluate_trained(task: Task, ctx: Context, data, log: RunLog) -> None:
     log.end("FINISHED")
 
 
-def spread_run(task: Task, ctx: Context, data) -> None:
-    """Train and score with another seed, logging nothing: one figure of the run-to-run spread."""
-    start = time.perf_counter()
-    with spend("work"):
-        task.train(ctx, data)
-    seconds = time.perf_counter() - start
-    with spend("work"):
-        result = task.evaluate(ctx, data)
-    main = result.main_metric
-    write_json(ROOT / "results" / "spread" / f"{ctx.name}-seed{ctx.params.seed}.json", {
-        "experiment": ctx.name, "seed": ctx.params.seed, "metric": main, "value": number(main, result.metrics[main]),
-        "train_seconds": round(seconds, 2), "data_sha256": data.sha256, "machine": machine()})
-    ctx.log.say(f"spread@{ctx.name}: seed {ctx.params.seed}: {main} {result.metrics[main]:.4f} ({seconds:.0f} s)")
+def spread_runs(task: Task, name: str, kind: str, p, params, device) -> None:
+    """Train and score `name` once per extra seed of its spread, each an MLflow run tagged with its seed.
+
+    One process for all seeds: the data load and the imports are paid once. Nothing is kept but the
+    figures (results/spread/<name>.json) and the runs; the models are neither saved nor registered.
+    """
+    seeds = params.spread.seeds_for(name)
+    runs = {}
+    data = None
+    for seed in seeds:
+        ps = p.model_copy(update={"seed": seed})
+        seed_everything(seed)
+        log = RunLog(name, ps, stage_name(task, name, "spread"), getattr(ps, "epochs", None), spread_seed=seed)
+        ctx = Context(name, kind, ps, params, log.setup_device(device), ROOT, log)
+        try:
+            if data is None:
+                with spend("work"):
+                    data = task.load(ctx)
+            with checkpoint.interruptible():
+                log.start(data, None, [], f"spread{seed}")
+                start = time.perf_counter()
+                with spend("work"):
+                    task.train(ctx, data)
+                    seconds = time.perf_counter() - start
+                    result = task.evaluate(ctx, data)
+                log.result(result, [], data)
+            log.end("FINISHED")
+        except BaseException as err:
+            log.end("KILLED" if isinstance(err, Interrupted) else "FAILED")
+            raise
+        finally:
+            log.teardown()
+        runs[str(seed)] = {k: number(k, v) for k, v in result.metrics.items()} | {"train_seconds": round(seconds, 2)}
+        log.say(f"spread@{name}: seed {seed}: {result.main_metric} {result.metrics[result.main_metric]:.4f} "
+                f"({seconds:.0f} s)")
+    write_json(ROOT / "results" / "spread" / f"{name}.json", {
+        "experiment": name, "metric": result.main_metric, "runs": runs, "data_sha256": data.sha256,
+        "machine": machine()})

@@ -81,13 +81,19 @@ def references(raw: Any) -> list[str]:
             problems.append(f"experiments.probe.{name}.of: {e['of']!r} is not an image_classifier experiment; "
                             f"allowed: {', '.join(ic)}")
     seeds = spread.get("seeds") if isinstance(spread.get("seeds"), list) else []
-    for kind in ("image_classifier", "linear_regression", "char_rnn"):
-        for name in spread.get(kind) or []:
-            e = kinds.get(kind, {}).get(name)
-            if e is None:
-                problems.append(f"spread.{kind}: {name!r} is not under experiments.{kind}")
-            elif isinstance(e, dict) and e.get("seed", 0) in seeds:
-                problems.append(f"spread.seeds: {e.get('seed', 0)} is {name}'s own seed; allowed: other seeds")
+    entries = spread.get("experiments") if isinstance(spread.get("experiments"), dict) else {}
+    for name, entry in entries.items():
+        entry = entry if isinstance(entry, dict) else {}
+        e = kinds.get(entry.get("kind"), {}).get(name)
+        runs = entry.get("runs") if isinstance(entry.get("runs"), int) else 0
+        if e is None:
+            problems.append(f"spread.experiments.{name}: not under experiments.{entry.get('kind')}; allowed: "
+                            "an experiment of params.yaml with its kind")
+        elif isinstance(e, dict) and e.get("seed", 0) in seeds[:runs - 1]:
+            problems.append(f"spread.seeds: {e.get('seed', 0)} is {name}'s own seed; allowed: other seeds")
+        if runs - 1 > len(seeds):
+            problems.append(f"spread.experiments.{name}.runs: {runs}; allowed: at most {len(seeds) + 1} "
+                            f"(its own seed and the {len(seeds)} of spread.seeds)")
     if kinds.get("names_gru") and not section("datasets").get("names"):
         problems.append("datasets.names: missing; the names_gru experiments read it")
     return problems

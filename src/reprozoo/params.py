@@ -197,15 +197,18 @@ class Backbone(Strict):
     seed: int = 0
 
 
-class Spread(Strict):
-    """The run-to-run spread: experiments retrained with other seeds and scored; nothing else kept, no MLflow run."""
-    seeds: list[int] = []  # other training seeds, besides each experiment's own
-    image_classifier: list[str] = []  # per kind, the experiments measured
-    linear_regression: list[str] = []
-    char_rnn: list[str] = []
+class SpreadEntry(Strict):
+    kind: str  # the experiment's kind: the spread stage's DVC params are experiments.<kind>.<name>
+    runs: Annotated[int, Field(ge=2)]  # n of the spread: its own seed's run and runs - 1 of spread.seeds
 
-    def experiments(self) -> list[str]:
-        return [*self.image_classifier, *self.linear_regression, *self.char_rnn]
+
+class Spread(Strict):
+    """The run-to-run spread: experiments retrained with other seeds, each an MLflow run tagged with its seed."""
+    seeds: list[int] = []  # other training seeds, in order: an experiment with `runs: n` takes the first n - 1
+    experiments: dict[str, SpreadEntry] = {}
+
+    def seeds_for(self, name: str) -> list[int]:
+        return self.seeds[:self.experiments[name].runs - 1]
 
 
 class Experiments(Strict):

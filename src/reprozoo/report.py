@@ -16,6 +16,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from scipy.stats import t as t_dist
+
 from reprozoo import ROOT
 from reprozoo.catalogue import CATALOGUE
 from reprozoo.data.files import read_json
@@ -46,22 +48,37 @@ def load_experiment(name: str, root: Path) -> dict:
     return {"metrics": metrics, "run": run}
 
 
-def spread_values(name: str, root: Path) -> dict[int, float]:
-    """The main figure of each extra training seed's run of `name` (results/spread/<name>-seed<k>.json)."""
-    found = {}
-    for path in sorted((root / "results" / "spread").glob(f"{name}-seed*.json")):
-        record = read_json(path, f"dvc repro spread@{name}-<seed>")
-        if not isinstance(record, dict) or not isinstance(record.get("value"), (int, float)) or "seed" not in record:
-            raise ReprozooError(f"{path}: needs `seed` and a numeric `value`; recreate it with: dvc repro "
-                                f"--force spread@{name}-<seed>")
-        found[record["seed"]] = record["value"]
-    return found
+def spread_runs(name: str, root: Path) -> dict[int, dict]:
+    """Each extra training seed's figures of `name` (results/spread/<name>.json), by seed."""
+    path = root / "results" / "spread" / f"{name}.json"
+    if not path.exists():
+        return {}
+    record = read_json(path, f"dvc repro spread@{name}")
+    runs = record.get("runs") if isinstance(record, dict) else None
+    if not isinstance(runs, dict) or not all(isinstance(m, dict) for m in runs.values()):
+        raise ReprozooError(f"{path}: needs `runs`, each seed's figures; recreate it with: dvc repro --force "
+                            f"spread@{name}")
+    return {int(seed): figures for seed, figures in runs.items()}
 
 
 def spread(values: list[float]) -> dict:
-    """mean, sample sd and n of a figure over training seeds."""
-    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None,
-            "n": len(values)}
+    """mean, sample sd and n of a figure over training seeds, and the 95 % interval in which a further run
+    is expected to land (Student's t prediction interval: mean ± t(0.975, n-1) · sd · sqrt(1 + 1/n))."""
+    n = len(values)
+    mean, sd = statistics.fmean(values), statistics.stdev(values) if n > 1 else None
+    half = float(t_dist.ppf(0.975, n - 1)) * sd * math.sqrt(1 + 1 / n) if sd is not None else None
+    return {"mean": mean, "sd": sd, "n": n, "interval95": [mean - half, mean + half] if half is not None else None}
+
+
+def figure_spreads(own_seed: int, metrics: dict, runs: dict[int, dict]) -> dict[str, dict]:
+    """The spread of every numeric figure the committed run and the spread runs all have (wall clock aside)."""
+    out = {}
+    for key, value in metrics.items():
+        values = [value] + [r.get(key) for seed, r in runs.items() if seed != own_seed]
+        if key != "train_seconds" and len(values) > 1 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = spread(values)
+    return out
 
 
 def comparability(run: dict, entry) -> str:
@@ -82,17 +99,22 @@ def row(name: str, found: dict, root: Path) -> dict:
     ours = m.get(main, run.get("info", {}).get(main))
     comparable = comparability(run, entry)
     numeric = isinstance(ours, (int, float)) and not isinstance(ours, bool)
-    values = {run["params"].get("seed", 0): ours, **spread_values(name, root)} if numeric else {}
-    s = spread(list(values.values())) if len(values) > 1 else None
+    runs = spread_runs(name, root)
+    own = run["params"].get("seed", 0)
+    spreads = figure_spreads(own, m, runs)
+    s = spreads.get(main) if numeric else None
     verdict = None
     if comparable == "yes" and s and s["sd"]:  # n >= 2 runs that differ; an sd of 0 says nothing of the spread
-        # the figure's own rounding counts too: "0.96" is any of 0.955-0.965
-        within = abs(s["mean"] - entry.value) <= 2 * s["sd"] + entry.rounding
-        verdict = "within 2 sd" if within else "outside 2 sd"
+        # Does the seed's figure, give or take its own printed rounding ("0.96" is any of 0.955-0.965), lie in
+        # the 95 % interval where a further run of ours would land?
+        low, high = s["interval95"]
+        within = low - entry.rounding <= entry.value <= high + entry.rounding
+        verdict = f"{'inside' if within else 'outside'} our 95 % interval (t, n={s['n']})"
     return {
         "id": run["reproduces"], "experiment": name, "seed_printed": entry.printed, "seed_outside": entry.outside,
         "seed_value": entry.value, "seed_value_outside": entry.outside_value, "seed_note": entry.note,
-        "metric": main, "ours": ours, "spread": s, "seeds": sorted(values),
+        "metric": main, "ours": ours, "spread": s, "seeds": sorted({own, *runs}) if runs else [],
+        "figure_spreads": spreads,
         "difference": round(ours - entry.value, 6) if comparable == "yes" else None, "verdict": verdict,
         "source": run["source"], "data": run["data_fidelity"], "data_sha256": run["data_sha256"],
         "comparable": comparable,
@@ -172,7 +194,8 @@ def render_table(report: dict) -> str:
     lines = [f"{report['reproduced_ids']} of {report['catalogue_ids']} catalogue ids have an experiment "
              f"({report['experiments']} experiments). Ours: the committed run; where several training seeds ran, "
              "then mean ± sd (n). Verdict: whether the seed's figure, give or take its printed rounding, lies "
-             "within 2 sd of our mean. Links open the run in `make ui` on the store that produced the metrics.", "",
+             "inside the 95 % interval where a further run of ours would land (Student's t prediction interval "
+             "over our n runs). Links open the run in `make ui` on the store that produced the metrics.", "",
              "| id | experiment | the seed prints | ours | ours − seed | verdict | data (source) | comparable | epochs "
              "| train s | MLflow run |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -23,10 +23,12 @@ from reprozoo.tracking import flatten, log_series, run_tags, use_experiment, wit
 
 
 class RunLog:
-    def __init__(self, name: str, params: Any, stage: str, epochs: int | None, track: bool = True):
+    def __init__(self, name: str, params: Any, stage: str, epochs: int | None, track: bool = True,
+                 spread_seed: int | None = None):
         self.name, self.p, self.stage = name, params, stage
         self.main = distributed.is_main()
-        self.track = track and self.main  # False: a spread run, measured but not logged
+        self.track = track and self.main
+        self.spread_seed = spread_seed  # a spread run: logged as its own run, its model neither kept nor registered
         self.world_size = distributed.world()[1]
         self.progress = Progress(name, epochs or 0) if self.main and epochs else None
         self.run_id: str | None = None
@@ -68,6 +70,8 @@ class RunLog:
         self.experiment_id = use_experiment(self.name)
         self.tags = {**run_tags(self.name, self.p.reproduces, data.record(), self.stage), **owner_tags(),
                      "reprozoo.fingerprint": fingerprint[:16]}
+        if self.spread_seed is not None:
+            self.tags["reprozoo.spread_seed"] = str(self.spread_seed)
         for run_id in with_retries(end_dead_runs, mlflow.MlflowClient(), self.experiment_id, self.stage,
                                    fingerprint[:16], resume_run_id):
             self.say(f"[{self.name}] MLflow run {run_id} was left RUNNING by a process that died: ended KILLED")
@@ -84,6 +88,8 @@ class RunLog:
                 pass
         # A queued `dvc exp run` is named after its DVC experiment, so the runs of a sweep tell apart.
         run_name = os.environ.get("DVC_EXP_NAME") or self.name
+        if self.spread_seed is not None:
+            run_name = f"{run_name} seed {self.spread_seed}"
         run = with_retries(mlflow.start_run, run_name=run_name, tags=self.tags)
         self.run_id = self.current = run.info.run_id
         self.params({"experiment": self.p.model_dump(), "data": data.record()})
@@ -209,7 +215,7 @@ class RunLog:
     @charged("tracking")
     def save_model(self, ctx: Any, model: Any, example: Any, metadata: dict) -> None:
         """Log the model to the run, register it as reprozoo-<experiment> with the alias `candidate`."""
-        if self.track:
+        if self.track and self.spread_seed is None:
             from mlflow.tracking import MlflowClient
 
             from reprozoo.tracking import log_model_copy

@@ -1,0 +1,22 @@
+"""kernels: this machine's kernel fingerprint, metrics/kernels.json (reprozoo.kernels)."""
+
+from __future__ import annotations
+
+import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
+from reprozoo import ROOT
+from reprozoo.data.files import write_json
+from reprozoo.errors import run_main
+from reprozoo.kernels import fingerprint
+from reprozoo.params import load_params
+from reprozoo.timing import spend
+
+
+def main() -> None:
+    with spend("work"):
+        mine = fingerprint(load_params().runtime.threads)
+        write_json(ROOT / "metrics" / "kernels.json", mine)
+    print(f"kernels: {len(mine['probes'])} probes of {mine['machine']['cpu']} -> metrics/kernels.json")
+
+
+if __name__ == "__main__":
+    run_main(main)

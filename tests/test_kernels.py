@@ -1,0 +1,52 @@
+"""Kernel fingerprints (reprozoo.kernels): repeatable on one machine, and they see a change of kernels."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from reprozoo import CPU_PINS, ROOT
+from reprozoo.kernels import agree, differing, families, render
+
+
+def fingerprint(tmp_path, name: str, **env: str) -> dict:
+    """This machine's fingerprint, made by the command in a fresh process under `env`."""
+    clean = {k: v for k, v in os.environ.items() if k not in (*CPU_PINS, "REPROZOO_CPU_ISA")}
+    out = tmp_path / f"{name}.json"
+    result = subprocess.run([sys.executable, "-m", "reprozoo.kernels", "--write", str(out), "--threads", "2"],
+                            env={**clean, **env}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def pinned(tmp_path_factory):
+    return fingerprint(tmp_path_factory.mktemp("kernels"), "pinned")
+
+
+def test_a_fingerprint_repeats_and_names_every_probe_the_committed_one_has(pinned, tmp_path):
+    again = fingerprint(tmp_path, "again")
+    assert agree(pinned, again) and not differing(pinned, again)
+    committed = json.loads((ROOT / "metrics" / "kernels.json").read_text())
+    assert set(committed["probes"]) == set(pinned["probes"])
+
+
+def test_another_mkl_branch_changes_the_matrix_probes_and_the_verdict(pinned, tmp_path):
+    """MKL's vendor-neutral branch: the products change bits, ATen's own elementwise kernels do not."""
+    compatible = fingerprint(tmp_path, "compatible", REPROZOO_CPU_ISA="compatible")
+    assert compatible["settings"]["MKL_CBWR"] == "COMPATIBLE"
+    diff = differing(pinned, compatible)
+    assert "mm 1024x1024@1024x1024" in diff and "elementwise exp/tanh/sigmoid/relu 1e5" not in diff
+    assert not agree(pinned, compatible) and not families(diff)["every recipe"]
+    text = render(pinned, compatible, ("pinned", "compatible"))
+    assert "DIFFERS mm 1024x1024@1024x1024" in text and "route (b)" in text
+
+
+def test_other_threads_or_torch_never_agree(pinned):
+    assert not agree(pinned, {**pinned, "machine": {**pinned["machine"], "threads": 1}})
+    assert not agree(pinned, {**pinned, "machine": {**pinned["machine"], "torch": "2.11.0"}})
+    assert not agree(pinned, None)
