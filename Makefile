@@ -14,7 +14,7 @@ export GOMP_SPINCOUNT ?= 3000
 test: GOMP_SPINCOUNT := $(if $(filter environment command,$(origin GOMP_SPINCOUNT)),$(GOMP_SPINCOUNT),300)
 endif
 
-.PHONY: install repro test ui serve chromium bench check-reproduction kernels clean-venv
+.PHONY: install repro test test-fast ui serve chromium bench check-reproduction kernels clean-venv
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ repro: install
 
 test: install chromium
 	python -m pytest
+
+# What a developer runs while editing: no real pipeline, no browser, no training beyond seconds.
+test-fast: install
+	python -m pytest -m "not slow and not ui"
 
 # The UI test drives Debian's chromium headless; install it when absent.
 chromium:

@@ -18,6 +18,8 @@ import pytest
 from reprozoo.params import load_params
 from workspace import check, env_for, make_project, mlflow_runs
 
+pytestmark = pytest.mark.slow  # real stages and pipelines, minutes
+
 IC = "experiments.image_classifier"
 SHRINK = {
     "datasets.mnist.test_fraction": 0.8,  # 500 train, 100 val, 4000 test images

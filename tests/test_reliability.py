@@ -23,6 +23,8 @@ import torch
 
 from workspace import check, env_for, make_project, mlflow_runs, run, set_params
 
+pytestmark = pytest.mark.slow  # real stages and pipelines, minutes
+
 NAME = "s003-cnn-mnist"
 IC = "experiments.image_classifier"
 TINY = {

@@ -12,7 +12,7 @@ from reprozoo.errors import ReprozooError
 from reprozoo.tasks import TASKS, task_for
 from reprozoo.tasks.char_rnn import SOURCE, build_char_model, encode, fit_char
 from reprozoo.tasks.image_classifier import build
-from reprozoo.tasks.linear_regression import fit_handwritten, fit_linear
+from reprozoo.tasks.linear_regression import LINEAR_X, LINEAR_Y, fit_handwritten, fit_linear
 from reprozoo.tasks.logistic_regression import fit_logistic, half_probability_x
 from reprozoo.tasks.names_gru import WIDTH, NamesGRU, predict_names, score_names, topk_accuracy
 from reprozoo.tasks.probe import SaveFeatures, capture_rnn_outputs, knn_accuracy
@@ -140,20 +140,16 @@ def test_lbfgs_steps_with_its_closure_and_fits_y_equals_2x():
     assert model(torch.tensor([[4.0]])).item() == pytest.approx(8.0, abs=1e-2)
 
 
-def test_lbfgs_evaluates_the_closure_more_than_once_per_step():
-    calls = []
-    model = torch.nn.Linear(1, 1)
-    opt = torch.optim.LBFGS(model.parameters(), lr=0.01)
-
-    def closure():
-        calls.append(1)
-        opt.zero_grad()
-        loss = ((model(torch.ones(3, 1)) - 2) ** 2).mean()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    assert len(calls) > 1  # why the task passes a closure: a bare step() cannot re-evaluate
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "lbfgs", "rprop"])
+def test_each_recorded_loss_is_the_loss_before_its_step(optimizer):
+    """fit_linear records what opt.step(closure) returns: the closure's first loss, before the step, for
+    LBFGS (which calls the closure many times a step) as for the others; the first is the seeded start's."""
+    torch.manual_seed(3)
+    start = torch.nn.Linear(1, 1)
+    before = torch.nn.functional.mse_loss(start(LINEAR_X), LINEAR_Y).item()
+    model, losses = fit_linear(optimizer, 0.01, 2, seed=3)
+    assert losses[0] == pytest.approx(before, rel=1e-6)
+    assert losses[1] < losses[0]  # a step was taken between them
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adagrad", "adam", "adamax", "asgd", "rmsprop", "rprop"])
