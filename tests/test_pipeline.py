@@ -13,13 +13,14 @@ import pytest
 import yaml
 
 from reprozoo import ROOT
+from reprozoo.check import sampling_sd
 from reprozoo.params import load_params
 from reprozoo.timing import LINE
 
-# Floors on the official 10k MNIST test set, each at least 3 sd below the mean of the run-to-run spread
-# measured over training seeds in the committed report.json (git's copy: a local `dvc repro` on another CPU
-# rewrites the working tree's, and the floors must not move with it).
-MIN_ACCURACY = {"s000-rnn-mnist": 0.94, "s001-lstm-mnist": 0.94, "s003-cnn-mnist": 0.975, "s003-lstm-mnist": 0.95,
+# Floors on the official 10k MNIST test set, each at least 3 sd below the committed run (the test below;
+# git's copy of report.json: a local `dvc repro` on another CPU rewrites the working tree's, and the floors
+# must not move with it).
+MIN_ACCURACY = {"s000-rnn-mnist": 0.94, "s001-lstm-mnist": 0.94, "s003-cnn-mnist": 0.975, "s003-lstm-mnist": 0.935,
                 "s002-mnist-fc": 0.97}
 
 
@@ -49,12 +50,16 @@ def test_committed_accuracy_meets_the_floor(name, floor):
 
 
 @pytest.mark.parametrize("name, floor", sorted(MIN_ACCURACY.items()))
-def test_each_floor_sits_at_least_3_sd_below_the_measured_spread(name, floor):
+def test_each_floor_sits_at_least_3_sd_below_the_committed_run(name, floor, params):
+    """3 sd below the mean of the committed spread (sd at least the test set's sampling sd, as
+    `make check-reproduction` holds it); a row without a spread: 3 sampling sd below its own figure."""
     rows = {r["experiment"]: r for r in committed("metrics", "report")["rows"]}
-    spread = rows[name]["spread"]
-    assert spread and spread["n"] >= 4, f"{name}: no spread measured (params.yaml spread)"
-    if spread["sd"]:  # an sd of 0 (the runs agreed to 4 digits) bounds nothing: the floor stands alone
-        assert floor <= spread["mean"] - 3 * spread["sd"], (name, floor, spread)
+    spread, figures = rows[name]["spread"], committed("metrics", name)
+    if name in params.spread.experiments:
+        assert spread and spread["n"] == params.spread.experiments[name].runs, (name, spread)
+    mean = spread["mean"] if spread else figures["test_accuracy"]
+    sd = max(spread["sd"] if spread else 0.0, sampling_sd("test_accuracy", mean, figures))
+    assert floor <= mean - 3 * sd, (name, floor, mean, sd)
 
 
 def run(cmd: list[str], cwd: Path, timeout: int = 300, **extra: str) -> subprocess.CompletedProcess:

@@ -89,6 +89,12 @@ def test_an_integer_main_metric_gets_its_spread_and_verdict(record, tmp_path):
     assert row["verdict"] == "inside our 95 % interval (t, n=3)"
 
 
+def test_a_figure_every_run_gives_alike_gets_a_verdict_without_an_interval(record, tmp_path):
+    name = record("s002-char-rnn-cell", "chars_right", 5, source="seed 002 (in the code)", spread=(5, 5))
+    (row,) = rows(build_report([name], tmp_path)).values()
+    assert row["spread"]["sd"] == 0 and row["verdict"] == "all 3 runs give the seed's figure"
+
+
 def test_a_deviation_is_partly_comparable_and_shows_no_difference(record, tmp_path):
     name = record("s003-cnn-mnist", "test_accuracy", 0.975, deviation="2 epochs, not 1", spread=(0.97, 0.98))
     report = build_report([name], tmp_path)

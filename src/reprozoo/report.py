@@ -104,12 +104,15 @@ def row(name: str, found: dict, root: Path) -> dict:
     spreads = figure_spreads(own, m, runs)
     s = spreads.get(main) if numeric else None
     verdict = None
-    if comparable == "yes" and s and s["sd"]:  # n >= 2 runs that differ; an sd of 0 says nothing of the spread
+    if comparable == "yes" and s and s["sd"]:
         # Does the seed's figure, give or take its own printed rounding ("0.96" is any of 0.955-0.965), lie in
         # the 95 % interval where a further run of ours would land?
         low, high = s["interval95"]
         within = low - entry.rounding <= entry.value <= high + entry.rounding
         verdict = f"{'inside' if within else 'outside'} our 95 % interval (t, n={s['n']})"
+    elif comparable == "yes" and s:  # every run gave the same figure (a count such as chars_right): no interval
+        figure = "the seed's figure" if abs(s["mean"] - entry.value) <= entry.rounding else "one other figure"
+        verdict = f"all {s['n']} runs give {figure}"
     return {
         "id": run["reproduces"], "experiment": name, "seed_printed": entry.printed, "seed_outside": entry.outside,
         "seed_value": entry.value, "seed_value_outside": entry.outside_value, "seed_note": entry.note,
