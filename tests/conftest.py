@@ -28,6 +28,8 @@ CLONE_FIXTURE = "clone"
 # the committed spread). `make repro` and `make check-reproduction` run them; tests/test_harness.py runs
 # the spread stage's code on a small config.
 CLONE_PARAMS = {"spread": {"experiments": {}}}
+# A clone re-derived already (say by `make check-reproduction`): the clone tests run on it and no repro starts.
+REUSE = os.environ.get("REPROZOO_TEST_CLONE")
 
 
 def needs_clone(item: pytest.Item) -> bool:
@@ -75,7 +77,7 @@ REPRO = pytest.StashKey[BackgroundRepro]()
 @pytest.fixture(scope="session", autouse=True)
 def background_repro(request, tmp_path_factory):
     """Started before the first test when a selected test needs the clone; None otherwise."""
-    if not any(needs_clone(item) for item in request.session.items):
+    if REUSE or not any(needs_clone(item) for item in request.session.items):
         yield None
         return
     job = request.config.stash[REPRO] = BackgroundRepro(tmp_path_factory.mktemp("clone"))
@@ -96,7 +98,7 @@ def pytest_terminal_summary(terminalreporter, config):
 @pytest.fixture(scope="session")
 def clone(background_repro):
     """A fresh clone of HEAD with the default `dvc repro` run in it, as CI would (started above)."""
-    return background_repro.wait(timeout=3300)
+    return Path(REUSE) if REUSE else background_repro.wait(timeout=3300)
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,8 @@ def run(cmd: list[str], cwd: Path, timeout: int = 300, **extra: str) -> subproce
 
 @pytest.mark.slow
 def test_fresh_clone_runs_every_experiment(clone, params, background_repro):
+    if background_repro is None:
+        pytest.skip("REPROZOO_TEST_CLONE: a clone re-derived elsewhere, no repro log here")
     log = background_repro.log.read_text()
     assert "didn't change, skipping" not in log, [line for line in log.splitlines() if "skipping" in line]
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage '")}
