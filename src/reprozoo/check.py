@@ -11,8 +11,8 @@ The contract (docs/reproducibility.md):
       - any other continuous figure without a spread: 3 x r x its size, r being the largest relative sd
         (sd / mean) of a test loss measured over seeds in the committed report.
 Integer figures (counts, epochs) and the data are exact everywhere, but for a count that training seeds
-were measured to move (char RNNs' chars_right), which takes 3 sd of its spread. Wall-clock figures (train_seconds) are
-never judged; any other figure left unjudged is an error.
+were measured to move (char RNNs' chars_right), which takes 3 sd of its spread. Wall-clock figures
+(train_seconds) are never judged; any other figure left unjudged is an error.
 
     python -m reprozoo.check            # clone HEAD into a temp folder, `dvc repro` there, compare
     python -m reprozoo.check --derived DIR   # compare a tree someone already re-derived
