@@ -1,4 +1,5 @@
-"""kernels: this machine's kernel fingerprint, metrics/kernels.json (reprozoo.kernels)."""
+"""kernels: this machine's kernel fingerprint (reprozoo.kernels), to metrics/kernels.json for git and to
+results/kernels.json for the cache (dvc.yaml says why both)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from reprozoo.timing import spend
 def main() -> None:
     with spend("work"):
         mine = fingerprint(load_params().runtime.threads)
-        write_json(ROOT / "metrics" / "kernels.json", mine)
+        for folder in ("results", "metrics"):
+            write_json(ROOT / folder / "kernels.json", mine)
     print(f"kernels: {len(mine['probes'])} probes of {mine['machine']['cpu']} -> metrics/kernels.json")
 
 

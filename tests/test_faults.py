@@ -2,9 +2,10 @@
 
 The project keeps three experiments of different kinds (a CNN with train and evaluate stages, a char-RNN,
 the t-SNE probe of the CNN) and the report. A first `dvc repro -f` gives the reference metrics. Then,
-KILLS times, `dvc repro -f` is killed with SIGKILL (its whole process group: DVC and the stage it
-runs) a seeded random delay after it starts a stage (train, evaluate, char-RNN, probe, report in turn),
-and a plain `dvc repro` is run: it must succeed,
+KILLS times, `dvc repro -f -s <stage>` (that stage alone, forced: the stages before it would only spend
+time) is killed with SIGKILL (its whole process group: DVC and the stage it runs) a seeded random delay
+after it starts the stage (train, evaluate, char-RNN, probe, report in turn), and a plain `dvc repro` is
+run: it must succeed,
 re-derive the reference metrics, leave no MLflow run RUNNING, and leave `dvc status` clean.
 """
 
@@ -88,10 +89,10 @@ def repro(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def repro_killed(repo: Path, target: str, delay: float) -> str:
-    """`dvc repro -f` in its own process group, SIGKILLed `delay` s after it starts stage `target`;
-    where the kill landed: the stage DVC was running then, or that the repro had ended first."""
-    proc = subprocess.Popen(["dvc", "repro", "-f"], cwd=repo, env=env_for(repo), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    """`dvc repro -f -s target` in its own process group, SIGKILLed `delay` s after it starts the stage;
+    where the kill landed: in the stage, or that the repro had ended first."""
+    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", target], cwd=repo, env=env_for(repo),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     timer = threading.Timer(delay, os.killpg, (proc.pid, signal.SIGKILL))
     lines = []
     for line in proc.stdout:
