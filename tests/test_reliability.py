@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -167,6 +168,11 @@ def trained(project) -> Path:
     return project
 
 
+def everything(repo: Path) -> str:
+    """Every output in the workspace, with its mtime: what a failed `dvc repro` must leave alone."""
+    return tree_digest(*(repo / d for d in ("data", "models", "metrics", "plots", "results") if (repo / d).exists()))
+
+
 def produced(repo: Path) -> str:
     return tree_digest(repo / "models" / NAME, repo / "metrics" / f"{NAME}.json", repo / "plots" / NAME,
                        repo / "results" / NAME, mtimes=False)
@@ -178,21 +184,43 @@ def produced(repo: Path) -> str:
     (f"{IC}.{NAME}.batch_size", 0, f"error: params.yaml: {IC}.{NAME}.batch_size: 0: allowed: greater than 0"),
     (f"{IC}.{NAME}.learning_rate", 0.1, f"error: params.yaml: {IC}.{NAME}.learning_rate: unknown key; "
                                         "allowed: reproduces, seed, deviation, dataset, model"),
-    (f"{IC}.{NAME}.model", "resnet9000", "error: model 'resnet9000' is unknown; registered: "),
+    (f"{IC}.{NAME}.model", "resnet9000", f"error: params.yaml: {IC}.{NAME}: model 'resnet9000' is unknown; "
+                                         "registered: "),
 ])
 def test_bad_params_stop_dvc_repro_with_one_line_and_lose_nothing(trained, key, value, expected):
-    before = produced(trained)
+    before = everything(trained)
     with params_changed(trained, {key: value}):
         result = run(["dvc", "repro", f"evaluate@{NAME}"], trained)
     assert result.returncode != 0
     assert stage_lines(result.stderr) == [stage_lines(result.stderr)[0]] and \
         stage_lines(result.stderr)[0].startswith(expected), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    # DVC deleted the stage's outputs before running it; with the typo gone, its run-cache puts the
-    # last good ones back, byte for byte, without training.
+    # Stopped by check-params, upstream of every stage: nothing was deleted or touched, and with the typo
+    # gone nothing needs to run.
+    assert re.findall(r"Running stage '([^']+)'", result.stdout) == ["check-params"], result.stdout
+    assert everything(trained) == before
     restored = check(["dvc", "repro", f"evaluate@{NAME}"], trained)
     assert "Running stage" not in restored.stdout, restored.stdout
-    assert produced(trained) == before
+
+
+def test_a_typo_in_every_kind_is_one_line_each_and_touches_no_output(trained):
+    """An unknown key in the first experiment of each kind of the registry: `dvc repro` names each one."""
+    from reprozoo.params import Experiments, load_params
+
+    params = load_params(trained / "params.yaml")
+    keys = {kind: f"experiments.{kind}.{next(iter(getattr(params.experiments, kind)))}.lerning_rate"
+            for kind in Experiments.model_fields}
+    before = everything(trained)
+    with params_changed(trained, {key: 0.1 for key in keys.values()}):
+        result = run(["dvc", "repro"], trained)
+    assert result.returncode != 0
+    lines = stage_lines(result.stderr)
+    assert len(lines) == len(keys), result.stderr
+    for key in keys.values():
+        assert any(line.startswith(f"error: params.yaml: {key}: unknown key; allowed: ") for line in lines), \
+            (key, result.stderr)
+    assert re.findall(r"Running stage '([^']+)'", result.stdout) == ["check-params"], result.stdout
+    assert everything(trained) == before
 
 
 def test_going_back_to_earlier_params_restores_from_the_run_cache(trained):

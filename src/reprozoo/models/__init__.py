@@ -4,4 +4,4 @@ Importing this package imports every architecture module, which registers its fa
 """
 
 from reprozoo.models import advanced, cnn, mlp, recurrent, transfer  # noqa: F401  (registers them)
-from reprozoo.models.registry import MODELS, create_model, register_model  # noqa: F401
+from reprozoo.models.registry import MODELS, check_model, create_model, register_model  # noqa: F401

@@ -22,14 +22,18 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
-def create_model(name: str, input_shape: tuple[int, ...], num_classes: int, **model_args) -> nn.Module:
-    """Build a registered model; an unknown name or argument is a one-line error."""
+def check_model(name: str, model_args: dict) -> None:
+    """A one-line error for a name the registry does not know or an argument its factory does not take."""
     if name not in MODELS:
         raise ReprozooError(f"model {name!r} is unknown; registered: {', '.join(sorted(MODELS))}")
-    factory = MODELS[name]
-    accepted = [p for p in inspect.signature(factory).parameters if p not in ("input_shape", "num_classes")]
+    accepted = [p for p in inspect.signature(MODELS[name]).parameters if p not in ("input_shape", "num_classes")]
     unknown = sorted(set(model_args) - set(accepted))
     if unknown:
         raise ReprozooError(f"model_args.{unknown[0]}: not an argument of model {name!r}; "
                             f"allowed: {', '.join(accepted) or 'none'}")
-    return factory(input_shape=tuple(input_shape), num_classes=num_classes, **model_args)
+
+
+def create_model(name: str, input_shape: tuple[int, ...], num_classes: int, **model_args) -> nn.Module:
+    """Build a registered model; an unknown name or argument is a one-line error."""
+    check_model(name, model_args)
+    return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **model_args)

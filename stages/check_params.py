@@ -1,0 +1,34 @@
+"""check-params: params.yaml read and checked whole, with every model name and argument, before any stage runs.
+
+DVC deletes a stage's outputs before it runs the command, and some (a history.csv in git) have no cached
+copy to bring back; so a typo must stop `dvc repro` here, upstream of every stage. The output is the
+same while params are valid, so a change that passes reruns only the stages that read it.
+"""
+
+from __future__ import annotations
+
+import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
+from reprozoo import ROOT
+from reprozoo.data.files import write_json
+from reprozoo.errors import ReprozooError, run_main
+from reprozoo.models import check_model
+from reprozoo.params import load_params
+
+OUT = ROOT / "results" / "params-ok.json"
+
+
+def main() -> None:
+    params = load_params()
+    models = {f"experiments.image_classifier.{n}": p for n, p in params.experiments.image_classifier.items()}
+    models |= {f"backbones.{n}": b for n, b in params.backbones.items()}
+    for key, p in models.items():
+        try:
+            check_model(p.model, getattr(p, "model_args", {}))
+        except ReprozooError as err:
+            raise ReprozooError(f"params.yaml: {key}: {err}") from None
+    write_json(OUT, {"params.yaml": "valid"})
+    print(f"check-params: params.yaml is valid ({len(params.all())} experiments)")
+
+
+if __name__ == "__main__":
+    run_main(main)
