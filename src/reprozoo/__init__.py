@@ -10,7 +10,7 @@ from pathlib import Path
 # and 24.3 ms. But two 2-thread processes sharing the 2 cores (a `dvc queue start -j 2`, the tests beside
 # a repro) spin against each other: per step, each of the two, 14.0 / 41 ms with 300 spins, 25.6 / 61
 # with 3000, 52 / 97 with 10 000, 66 / 1200-1400 with libgomp's default. 3000 keeps a lone process
-# within ~8 % of the fastest and a shared one within 2x of the best (README, Speed); give parallel
+# within ~8 % of the fastest and a shared one within 2x of the best (docs/speed.md); give parallel
 # processes one thread each (runtime.threads: 1) for the best of both. It must be set before torch loads
 # OpenMP, so stages import reprozoo first; the Makefile sets it too. A user's own OMP_WAIT_POLICY or
 # GOMP_SPINCOUNT wins.
@@ -52,3 +52,17 @@ def _workspace_root() -> Path:
 
 # The repository root: stages resolve data/, models/ and metrics/ against it.
 ROOT = _workspace_root()
+
+
+def project_root() -> Path:
+    """The original repository root, which holds the one MLflow store and .reprozoo/.
+
+    DVC sets DVC_ROOT to it, also for queued experiments (DVC 3.x); their workspace is a temp
+    copy under <root>/.dvc/tmp/exps/, so a DVC_ROOT or checkout inside one is walked back up.
+    """
+    root = Path(os.environ.get("DVC_ROOT") or ROOT).resolve()
+    parts = root.parts
+    for i in range(len(parts) - 3):
+        if parts[i + 1:i + 4] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i + 1])
+    return root

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from reprozoo import project_root
 from reprozoo.data.files import atomic_write
 from reprozoo.errors import Interrupted
-from reprozoo.tracking import project_root
 
 # Runtime keys that do not change the numbers a run produces.
 NEUTRAL_RUNTIME_KEYS = ("resume",)

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")  # stages run headless
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
-from reprozoo.data.files import atomic_write  # noqa: E402
-
-
-def save_png(fig: plt.Figure, path: Path) -> Path:
-    """Write `fig` as a PNG atomically; no timestamp or version metadata, so reruns give the same bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100, metadata={"Software": None}))
-    plt.close(fig)
-    return path
 
 
 def confusion_counts(labels: torch.Tensor, predicted: torch.Tensor, num_classes: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from reprozoo import ROOT
+from reprozoo import ROOT, project_root
 from reprozoo.errors import ReprozooError
 
 T = TypeVar("T")
@@ -40,20 +40,6 @@ SQLITE_TIMEOUT_S = 60
 # MLflow 3's UI opens an experiment on its GenAI overview (traces) unless the experiment says it holds
 # model training, which is what every experiment here is: then it opens on the training runs.
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
-
-
-def project_root() -> Path:
-    """The original repository root, which holds the one MLflow store and .reprozoo/.
-
-    DVC sets DVC_ROOT to it, also for queued experiments (DVC 3.x); their workspace is a temp
-    copy under <root>/.dvc/tmp/exps/, so a DVC_ROOT or checkout inside one is walked back up.
-    """
-    root = Path(os.environ.get("DVC_ROOT") or ROOT).resolve()
-    parts = root.parts
-    for i in range(len(parts) - 3):
-        if parts[i + 1:i + 4] == (".dvc", "tmp", "exps"):
-            return Path(*parts[:i + 1])
-    return root
 
 
 def tracking_uri() -> str:

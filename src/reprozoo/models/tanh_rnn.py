@@ -5,7 +5,7 @@ products per step and layer (input and weight gradient). Here the backward loop 
 one the recurrence needs (the gradient through h_{t-1}); the weight, bias and input gradients
 of all time steps are then single large products, which the BLAS runs faster than many small
 ones. On s000's 3-layer, 150-unit RNN at batch 128 this made training 10-15 % faster on the
-project's 2-core CPU (see README, Speed).
+project's 2-core CPU (docs/speed.md).
 Same maths as nn.RNN, so the same parameters train the same model; only float rounding differs.
 """
 
