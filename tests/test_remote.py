@@ -89,8 +89,9 @@ def team(tmp_path_factory) -> SimpleNamespace:
 
 
 @pytest.fixture(scope="module")
-def clone(team) -> Path:
-    """A second member's clone of the team's git repository, after `dvc pull`."""
+def member(team) -> Path:
+    """A second member's clone of the team's git repository, after `dvc pull` (not named `clone`: tests
+    using that fixture wait for the fresh clone's repro, at the end of the session)."""
     repo = team.base / "clone"
     check(["git", "clone", "-q", str(team.origin), str(repo)], team.base)
     assert not (repo / "models").exists()  # git carries dvc.lock and metrics, not the models
@@ -107,18 +108,18 @@ def test_push_fills_the_shared_folder(team):
     assert "Cache and remote 'team' are in sync." in status.stdout, status.stdout
 
 
-def test_clone_pulls_models_splits_results_and_runs_nothing(team, clone):
-    for theirs, ours in zip(shared_outputs(team.repo), shared_outputs(clone)):
-        assert ours.exists(), f"{ours.relative_to(clone)} did not arrive"
-        assert digest(ours) == digest(theirs), f"{ours.relative_to(clone)} differs from the pushed one"
-    assert (clone / "models" / NAME / "MLmodel").is_file()
-    assert {p.name for p in (clone / "data" / "splits" / "mnist").iterdir()} >= {"train.pt", "test.pt"}
+def test_clone_pulls_models_splits_results_and_runs_nothing(team, member):
+    for theirs, ours in zip(shared_outputs(team.repo), shared_outputs(member)):
+        assert ours.exists(), f"{ours.relative_to(member)} did not arrive"
+        assert digest(ours) == digest(theirs), f"{ours.relative_to(member)} differs from the pushed one"
+    assert (member / "models" / NAME / "MLmodel").is_file()
+    assert {p.name for p in (member / "data" / "splits" / "mnist").iterdir()} >= {"train.pt", "test.pt"}
 
-    status = check(["dvc", "status", "--with-deps", f"evaluate@{NAME}"], clone, timeout=120)
+    status = check(["dvc", "status", "--with-deps", f"evaluate@{NAME}"], member, timeout=120)
     assert UP_TO_DATE in status.stdout, status.stdout
-    repro = check_stages(["dvc", "repro", f"evaluate@{NAME}"], clone, timeout=120)
+    repro = check_stages(["dvc", "repro", f"evaluate@{NAME}"], member, timeout=120)
     assert "Running stage" not in repro.stdout + repro.stderr, repro.stdout
-    assert not (clone / "mlflow.db").exists()  # no stage ran, so nothing was tracked
+    assert not (member / "mlflow.db").exists()  # no stage ran, so nothing was tracked
 
 
 def checkout_failures(stderr: str) -> list[str]:
@@ -145,7 +146,7 @@ def experiments_in(show: list[dict]) -> dict[str, dict]:
     return found
 
 
-def test_experiment_travels_by_exp_push_and_pull(team, clone):
+def test_experiment_travels_by_exp_push_and_pull(team, member):
     # With no target, `dvc exp run` would run every stage of dvc.yaml, as `dvc repro` does.
     check_stages(["dvc", "exp", "run", f"evaluate@{NAME}", "-S", f"{IC}.{NAME}.lr={EXP_LR}"], team.repo, timeout=300)
     [name] = check(["dvc", "exp", "ls", "--name-only"], team.repo).stdout.split()
@@ -154,8 +155,8 @@ def test_experiment_travels_by_exp_push_and_pull(team, clone):
     check(["dvc", "exp", "push", "origin", name], team.repo, timeout=120)
     assert name in check(["dvc", "exp", "ls", "--name-only", "origin"], team.repo).stdout.split()
 
-    check(["dvc", "exp", "pull", "origin", name], clone, timeout=120)
-    shown = experiments_in(json.loads(check(["dvc", "exp", "show", "--json"], clone, timeout=120).stdout))
+    check(["dvc", "exp", "pull", "origin", name], member, timeout=120)
+    shown = experiments_in(json.loads(check(["dvc", "exp", "show", "--json"], member, timeout=120).stdout))
     assert name in shown, sorted(shown)
     pulled = shown[name]
     assert pulled["metrics"][f"metrics/{NAME}.json"]["data"]["test_accuracy"] == metrics["test_accuracy"]
@@ -164,17 +165,17 @@ def test_experiment_travels_by_exp_push_and_pull(team, clone):
     # exp push also pushed the experiment's cached outputs, and exp pull fetched them: apply needs no rerun.
     # Like a plain `dvc pull`, `dvc exp apply` ends with an error (exit 255) when dvc.lock has no hash for
     # some outputs, i.e. when part of dvc.yaml never ran, as here; it has applied everything else by then.
-    baseline_model = digest(clone / "models" / NAME)
-    result = run(["dvc", "exp", "apply", name], clone, timeout=120)
+    baseline_model = digest(member / "models" / NAME)
+    result = run(["dvc", "exp", "apply", name], member, timeout=120)
     if result.returncode != 0:
         never_ran = checkout_failures(result.stderr)
         assert never_ran, f"dvc exp apply: {result.returncode}\n{result.stderr[-3000:]}"
-        lock = (clone / "dvc.lock").read_text()
+        lock = (member / "dvc.lock").read_text()
         assert not [t for t in never_ran if f"path: {t}\n" in lock or t.startswith(
             (f"models/{NAME}", f"results/{NAME}", "data/splits/mnist"))], never_ran
-    assert json.loads((clone / "metrics" / f"{NAME}.json").read_text()) == metrics
-    applied = yaml.safe_load((clone / "params.yaml").read_text())
+    assert json.loads((member / "metrics" / f"{NAME}.json").read_text()) == metrics
+    applied = yaml.safe_load((member / "params.yaml").read_text())
     assert applied["experiments"]["image_classifier"][NAME]["lr"] == EXP_LR
-    assert digest(clone / "models" / NAME) == digest(team.repo / "models" / NAME) != baseline_model
-    status = check(["dvc", "status", "--with-deps", f"evaluate@{NAME}"], clone, timeout=120)
+    assert digest(member / "models" / NAME) == digest(team.repo / "models" / NAME) != baseline_model
+    status = check(["dvc", "status", "--with-deps", f"evaluate@{NAME}"], member, timeout=120)
     assert UP_TO_DATE in status.stdout, status.stdout
