@@ -13,20 +13,22 @@ from reprozoo.data.files import write_json
 from reprozoo.errors import ReprozooError, run_main
 from reprozoo.models import check_model
 from reprozoo.params import load_params
+from reprozoo.timing import spend
 
 OUT = ROOT / "results" / "params-ok.json"
 
 
 def main() -> None:
-    params = load_params()
-    models = {f"experiments.image_classifier.{n}": p for n, p in params.experiments.image_classifier.items()}
-    models |= {f"backbones.{n}": b for n, b in params.backbones.items()}
-    for key, p in models.items():
-        try:
-            check_model(p.model, getattr(p, "model_args", {}))
-        except ReprozooError as err:
-            raise ReprozooError(f"params.yaml: {key}: {err}") from None
-    write_json(OUT, {"params.yaml": "valid"})
+    with spend("work"):
+        params = load_params()
+        models = {f"experiments.image_classifier.{n}": p for n, p in params.experiments.image_classifier.items()}
+        models |= {f"backbones.{n}": b for n, b in params.backbones.items()}
+        for key, p in models.items():
+            try:
+                check_model(p.model, getattr(p, "model_args", {}))
+            except ReprozooError as err:
+                raise ReprozooError(f"params.yaml: {key}: {err}") from None
+        write_json(OUT, {"params.yaml": "valid"})
     print(f"check-params: params.yaml is valid ({len(params.all())} experiments)")
 
 
