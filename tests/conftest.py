@@ -74,21 +74,6 @@ class BackgroundRepro:
 REPRO = pytest.StashKey[BackgroundRepro]()
 
 
-def yield_cpu_to_the_repro() -> None:
-    """The tests (this process and what it starts) run at nice 5 beside the repro, which keeps 0.
-
-    The repro is CI's critical path: the tests that need it wait at the end, while the others finish long
-    before it. At equal priority they took half of its 2 cores; at nice 5 they mostly fill the time its
-    stages leave a core idle (starting Python, MLflow, DVC's own work between stages). Where the kernel
-    groups processes by session (autogroup), the session's own weight is lowered too.
-    """
-    os.nice(5)
-    try:
-        Path("/proc/self/autogroup").write_text("5")
-    except OSError:  # no autogroup, or not allowed: the nice above is what counts then
-        pass
-
-
 @pytest.fixture(scope="session", autouse=True)
 def background_repro(request, tmp_path_factory):
     """Started before the first test when a selected test needs the clone; None otherwise."""
@@ -96,7 +81,6 @@ def background_repro(request, tmp_path_factory):
         yield None
         return
     job = request.config.stash[REPRO] = BackgroundRepro(tmp_path_factory.mktemp("clone"))
-    yield_cpu_to_the_repro()
     yield job
     job.stop()
 
