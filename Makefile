@@ -28,9 +28,9 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 # First end the MLflow runs whose process died (a kill -9 whose stage DVC's run-cache then restores
-# runs no code that would end them: src/reprozoo/dead_runs.py).
+# runs no code that would end them: src/reprozoo/run/dead_runs.py).
 repro: install
-	python -m reprozoo.dead_runs
+	python -m reprozoo.run.dead_runs
 	dvc repro
 
 test: install chromium
@@ -50,7 +50,7 @@ chromium:
 UI_STORE ?= sqlite:///$(CURDIR)/mlflow.db
 UI_PORT ?= 5000
 ui: install
-	@MLFLOW_TRACKING_URI=$(UI_STORE) python -m reprozoo.dead_runs
+	@MLFLOW_TRACKING_URI=$(UI_STORE) python -m reprozoo.run.dead_runs
 	@echo "MLflow UI: http://127.0.0.1:$(UI_PORT)/#/experiments?workflowType=machine_learning (the training runs)"
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri $(UI_STORE) --host 127.0.0.1 \
 		--port $(UI_PORT) --workers 1
@@ -71,13 +71,13 @@ check-reproduction: install
 # Whether this CPU computes the training kernels with the committed run's bits (route (a) of the contract):
 # its kernel fingerprint against metrics/kernels.json, probe by probe and recipe family by family.
 kernels: install
-	python -m reprozoo.kernels
+	python -m reprozoo.report.kernels
 
 # Training throughput, the project's data path against a seed-style DataLoader loop (prints JSON).
 BENCH_ARGS ?= --epochs 1 --repeat 3
 bench: install
 	dvc repro split@mnist
-	python -m reprozoo.bench $(BENCH_ARGS)
+	python -m reprozoo.perf.bench $(BENCH_ARGS)
 
 # What a GPU session carries (docs/gpu.md): .whl/, the wheels the device image lacks for cp312 manylinux
 # x86-64 (.ci/gpu-wheels.txt, checked by .ci/wheelhouse-check), and .gpu-data/, the MNIST wheel and

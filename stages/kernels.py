@@ -1,4 +1,4 @@
-"""kernels: this machine's kernel fingerprint (reprozoo.kernels), to metrics/kernels.json for git and to
+"""kernels: this machine's kernel fingerprint (reprozoo.report.kernels), to metrics/kernels.json for git and to
 results/kernels.json for the cache (dvc.yaml says why both)."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 from reprozoo import ROOT
 from reprozoo.data.files import write_json
-from reprozoo.errors import run_main
-from reprozoo.kernels import fingerprint
-from reprozoo.params import load_params
-from reprozoo.timing import spend
+from reprozoo.config.errors import run_main
+from reprozoo.report.kernels import fingerprint
+from reprozoo.config.params import load_params
+from reprozoo.run.timing import spend
 
 
 def main() -> None:

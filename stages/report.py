@@ -5,10 +5,10 @@ from __future__ import annotations
 import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 from reprozoo import ROOT
 from reprozoo.data.files import atomic_write, write_json
-from reprozoo.errors import run_main
-from reprozoo.params import load_params
-from reprozoo.report import build_report, render_markdown
-from reprozoo.timing import spend
+from reprozoo.config.errors import run_main
+from reprozoo.config.params import load_params
+from reprozoo.report.report import build_report, render_markdown
+from reprozoo.run.timing import spend
 
 
 def main() -> None:

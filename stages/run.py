@@ -1,4 +1,4 @@
-"""run <experiment> [train|evaluate|all|spread]: one phase of any experiment in params.yaml (reprozoo.harness).
+"""run <experiment> [train|evaluate|all|spread]: one phase of any experiment in params.yaml (reprozoo.run.harness).
 
 Image classifiers train (train@<name>) and evaluate (evaluate@<name>) in two stages; every other
 kind does both in one (`all`, the default). Under `torchrun --nproc_per_node=N` a classifier
@@ -10,11 +10,11 @@ from __future__ import annotations
 import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 import sys
 
-from reprozoo.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError, run_main
 
 
 def main() -> None:
-    from reprozoo.harness import PHASES, run
+    from reprozoo.run.harness import PHASES, run
 
     args = sys.argv[1:]
     if not (len(args) == 1 or (len(args) == 2 and args[1] in PHASES)):

@@ -15,7 +15,7 @@ import yaml
 from reprozoo import ROOT
 from reprozoo.data.idx import write_idx
 from reprozoo.data.mnist import IDX_FILES
-from reprozoo.params import load_params
+from reprozoo.config.params import load_params
 from workspace import env_for
 
 # The fresh clone's `dvc repro` (the `clone` fixture of test_pipeline.py) takes most of CI's time, and
@@ -90,7 +90,7 @@ def pytest_terminal_summary(terminalreporter, config):
     job = config.stash.get(REPRO, None)
     if job is not None and job.seconds is not None:
         terminalreporter.write_line(f"fresh-clone `dvc repro` (in the background): {job.seconds:.0f} s")
-        from reprozoo.timing import totals  # its stages' time lines summed: how much of it was not work
+        from reprozoo.run.timing import totals  # its stages' time lines summed: how much of it was not work
 
         terminalreporter.write_line(f"its stages' time lines: {totals(job.log.read_text(), round(job.seconds))}")
 

@@ -11,7 +11,7 @@ import torch
 from torchvision import datasets
 
 from reprozoo import ROOT
-from reprozoo.bench import seed_style_dataset
+from reprozoo.perf.bench import seed_style_dataset
 from reprozoo.data.mnist import from_embedded
 from reprozoo.data.split import write_splits
 
@@ -21,7 +21,7 @@ def test_bench_runs_both_paths_and_reports_medians(tmp_path):
     keep = list(range(0, 5000, 20))  # 250 real digits, 25 per class: seconds, not minutes
     raw.images, raw.labels, raw.is_test = raw.images[keep], raw.labels[keep], raw.is_test[keep]
     write_splits(tmp_path / "mnist", raw, {"dataset": "mnist"}, 0.1, 0.2, 0)
-    cmd = [sys.executable, "-m", "reprozoo.bench", "--experiments", "s000-rnn-mnist", "--epochs", "1",
+    cmd = [sys.executable, "-m", "reprozoo.perf.bench", "--experiments", "s000-rnn-mnist", "--epochs", "1",
            "--warmup", "0", "--repeat", "2", "--splits", str(tmp_path), "--out", str(tmp_path / "b.json")]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -50,7 +50,7 @@ def test_flop_count_of_s000_matches_a_count_by_hand():
     """The counter's FLOP for s000's 3-layer, 150-unit RNN over 28 rows of 28 pixels, worked out by hand."""
     import torch.nn.functional as F
 
-    from reprozoo.roofline import flop_per_sample
+    from reprozoo.perf.roofline import flop_per_sample
     from reprozoo.models import create_model
 
     model = create_model("image_rnn", (1, 28, 28), 10, cell="rnn", hidden_size=150, num_layers=3)
@@ -66,7 +66,7 @@ def test_flop_count_of_s000_matches_a_count_by_hand():
 
 @pytest.mark.parametrize("shape, cls", [((1, 28, 28), datasets.MNIST), ((3, 32, 32), datasets.CIFAR10)])
 def test_seed_style_reference_is_torchvisions_dataset_giving_the_same_pixels(shape, cls):
-    from reprozoo.train import as_input
+    from reprozoo.run.train import as_input
 
     images = torch.randint(0, 256, (5, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     dataset = seed_style_dataset(images, torch.tensor([4, 3, 2, 1, 0]))

@@ -14,8 +14,8 @@ from reprozoo.data.idx import read_idx
 from reprozoo.data.mnist import IDX_FILES, fetch_mnist, from_embedded
 from reprozoo.data.sources import download, fetch, split
 from reprozoo.data.split import Raw, load_split, split_raw, stratified_indices, write_splits
-from reprozoo.errors import ReprozooError
-from reprozoo.params import Mnist, Names
+from reprozoo.config.errors import ReprozooError
+from reprozoo.config.params import Mnist, Names
 
 from conftest import write_mnist_idx
 from test_package_index import write_index, write_wheel

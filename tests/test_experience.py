@@ -26,7 +26,7 @@ import torch
 import yaml
 
 from reprozoo import ROOT
-from reprozoo.report import UI_URL, UI_VIEW, build_report
+from reprozoo.report.report import UI_URL, UI_VIEW, build_report
 
 pytestmark = pytest.mark.ui
 

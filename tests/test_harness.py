@@ -2,7 +2,7 @@
 
 The real params.yaml, shrunk: one or two experiments of each kind with a few epochs of small nets, on
 the embedded MNIST and the stand-ins. The real stage scripts make the data; then one process runs
-each experiment's phases (reprozoo.harness.run) as the DVC stages would, which saves ~8 s of imports
+each experiment's phases (reprozoo.run.harness.run) as the DVC stages would, which saves ~8 s of imports
 per experiment; the pipeline's own tests run the stages one process each.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reprozoo.params import load_params
+from reprozoo.config.params import load_params
 from workspace import check, env_for, make_project, mlflow_runs
 
 pytestmark = pytest.mark.slow  # real stages and pipelines, minutes
@@ -71,7 +71,7 @@ def project(tmp_path_factory) -> Path:
         calls += [(name, phase) for phase in phases]
     calls.sort(key=lambda c: params.all()[c[0]][0] == "probe")  # probes after the models they probe
     calls += [(n, "spread") for n in params.spread.experiments]
-    script = "from reprozoo.harness import run\n" + "".join(f"run({n!r}, {p!r})\n" for n, p in calls)
+    script = "from reprozoo.run.harness import run\n" + "".join(f"run({n!r}, {p!r})\n" for n, p in calls)
     result = subprocess.run([sys.executable, "-c", script], cwd=repo, env=env_for(repo, DVC_STAGE="test"),
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]

@@ -1,4 +1,4 @@
-"""Kernel fingerprints (reprozoo.kernels): repeatable on one machine, and they see a change of kernels."""
+"""Kernel fingerprints (reprozoo.report.kernels): repeatable on one machine, and they see a change of kernels."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import sys
 import pytest
 
 from reprozoo import CPU_PINS, ROOT
-from reprozoo.kernels import agree, differing, families, render
+from reprozoo.report.kernels import agree, differing, families, render
 
 
 def fingerprint(tmp_path, name: str, **env: str) -> dict:
     """This machine's fingerprint, made by the command in a fresh process under `env`."""
     clean = {k: v for k, v in os.environ.items() if k not in (*CPU_PINS, "REPROZOO_CPU_ISA")}
     out = tmp_path / f"{name}.json"
-    result = subprocess.run([sys.executable, "-m", "reprozoo.kernels", "--write", str(out), "--threads", "2"],
+    result = subprocess.run([sys.executable, "-m", "reprozoo.report.kernels", "--write", str(out), "--threads", "2"],
                             env={**clean, **env}, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(out.read_text())

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reprozoo import backbones
+from reprozoo.run import backbones
 from reprozoo.data.split import save_splits
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 from reprozoo.models import MODELS, create_model, transfer
 from reprozoo.tasks.image_classifier import build
 

@@ -18,7 +18,7 @@ from reprozoo.data.files import sha256_file
 from reprozoo.data.idx import write_idx
 from reprozoo.data.mnist import DIGITS, from_idx_folder
 from reprozoo.data.package_index import IDX_MD5, MEMBERS, WHEEL, fetch_idx_folder, find_file, index_url
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 
 def write_wheel(path: Path, seed: int = 0) -> tuple[dict, dict]:

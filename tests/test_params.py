@@ -14,8 +14,8 @@ import yaml
 from pydantic import ValidationError
 
 from reprozoo import ROOT
-from reprozoo.errors import ReprozooError
-from reprozoo.params import ImageClassifier, Probe, parse_params, schema
+from reprozoo.config.errors import ReprozooError
+from reprozoo.config.params import ImageClassifier, Probe, parse_params, schema
 
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
 MNIST_RNN = "experiments.image_classifier.s000-rnn-mnist"
@@ -164,7 +164,7 @@ def test_stand_ins_are_the_offline_defaults_and_the_real_data_one_param_away(par
 
 def test_committed_schema_is_the_models_and_params_yaml_names_it():
     assert (ROOT / "params.schema.json").read_text() == schema(), \
-        "params.schema.json is stale; run: python -m reprozoo.params --schema > params.schema.json"
+        "params.schema.json is stale; run: python -m reprozoo.config.params --schema > params.schema.json"
     assert (ROOT / "params.yaml").read_text().splitlines()[0] == "# yaml-language-server: $schema=params.schema.json"
 
 

@@ -70,8 +70,8 @@ def stage_lines(stderr: str) -> list[str]:
 
 def test_checkpoint_restores_every_piece_of_state():
     """Guard for the resume test below: the checkpoint really restores every piece of state it holds."""
-    from reprozoo import checkpoint
-    from reprozoo.optim import make_optimizer
+    from reprozoo.run import checkpoint
+    from reprozoo.run.optim import make_optimizer
 
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
@@ -93,8 +93,8 @@ def test_checkpoint_restores_every_piece_of_state():
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signals_raise_interrupted_inside_the_block_only(sig):
-    from reprozoo import checkpoint
-    from reprozoo.errors import Interrupted
+    from reprozoo.run import checkpoint
+    from reprozoo.config.errors import Interrupted
 
     before = signal.getsignal(sig)
     with pytest.raises(Interrupted) as caught:
@@ -205,7 +205,7 @@ def test_bad_params_stop_dvc_repro_with_one_line_and_lose_nothing(trained, key, 
 
 def test_a_typo_in_every_kind_is_one_line_each_and_touches_no_output(trained):
     """An unknown key in the first experiment of each kind of the registry: `dvc repro` names each one."""
-    from reprozoo.params import Experiments, load_params
+    from reprozoo.config.params import Experiments, load_params
 
     params = load_params(trained / "params.yaml")
     keys = {kind: f"experiments.{kind}.{next(iter(getattr(params.experiments, kind)))}.lerning_rate"
@@ -325,7 +325,7 @@ def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_p
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        from reprozoo.tracking import check_server
+        from reprozoo.run.tracking import check_server
 
         deadline = time.monotonic() + 120
         while True:
@@ -357,7 +357,7 @@ def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_p
 
 def test_a_stage_under_dvc_works_in_its_own_workspace(tmp_path):
     # A queued experiment's workspace is a temp copy; the package may come from the original checkout.
-    code = "import reprozoo, reprozoo.tracking as t; print(reprozoo.ROOT); print(t.project_root())"
+    code = "import reprozoo, reprozoo.run.tracking as t; print(reprozoo.ROOT); print(t.project_root())"
     workspace = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpab12"
     workspace.mkdir(parents=True)
     out = subprocess.run([sys.executable, "-c", code], cwd=workspace, capture_output=True, text=True, check=True,
@@ -366,7 +366,7 @@ def test_a_stage_under_dvc_works_in_its_own_workspace(tmp_path):
 
 
 def test_sqlite_lock_errors_are_retried_and_others_are_not():
-    from reprozoo.tracking import with_retries
+    from reprozoo.run.tracking import with_retries
 
     calls = []
 
@@ -383,7 +383,7 @@ def test_sqlite_lock_errors_are_retried_and_others_are_not():
 
 
 def test_credentials_never_reach_messages():
-    from reprozoo.tracking import redact
+    from reprozoo.run.tracking import redact
 
     assert redact("https://alice:s3cret@mlflow.example.org:8443/x") == "https://mlflow.example.org:8443/x"
     assert redact("sqlite:////repo/mlflow.db") == "sqlite:////repo/mlflow.db"
@@ -444,7 +444,7 @@ def test_a_dead_processes_run_is_ended_killed_and_a_live_ones_is_not(project):
 
 def test_the_sweep_make_repro_runs_first_ends_only_dead_runs(project):
     # A kill -9 in training whose outputs DVC's run-cache then restores runs no stage that would end
-    # the killed attempt's run: `make repro` and `make ui` run reprozoo.dead_runs first.
+    # the killed attempt's run: `make repro` and `make ui` run reprozoo.run.dead_runs first.
     dead, alive = "s002-breast-cancer-mlp", "s002-breast-cancer-mlp-relu"  # another stage: it ends no run of dead's
     before = {r.info.run_id for n in (dead, alive) for r in mlflow_runs(project, n)}
     kill_on_line(project, [sys.executable, "stages/run.py", dead], "epoch 100/")
@@ -457,7 +457,7 @@ def test_the_sweep_make_repro_runs_first_ends_only_dead_runs(project):
             break
     try:
         [running] = [r for r in mlflow_runs(project, alive) if r.info.run_id not in before]
-        swept = check([sys.executable, "-m", "reprozoo.dead_runs"], project).stdout
+        swept = check([sys.executable, "-m", "reprozoo.run.dead_runs"], project).stdout
         status = {r.info.run_id: r.info.status for n in (dead, alive) for r in mlflow_runs(project, n)}
     finally:
         live.send_signal(signal.SIGCONT)

@@ -1,4 +1,4 @@
-"""The report (metrics/<name>.json + results/<name>/run.json as reprozoo.outputs writes them, and the spread
+"""The report (metrics/<name>.json + results/<name>/run.json as reprozoo.run.outputs writes them, and the spread
 runs), its README block, the dvc.yaml plots, the progress display."""
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from reprozoo import ROOT
-from reprozoo.catalogue import CATALOGUE
+from reprozoo.config.catalogue import CATALOGUE
 from reprozoo.data.files import write_json
-from reprozoo.errors import ReprozooError
-from reprozoo.outputs import write_results
-from reprozoo.progress import Progress
-from reprozoo.report import README_END, README_START, build_report, render_markdown, update_readme
+from reprozoo.config.errors import ReprozooError
+from reprozoo.run.outputs import write_results
+from reprozoo.run.progress import Progress
+from reprozoo.report.report import README_END, README_START, build_report, render_markdown, update_readme
 from reprozoo.tasks import Data, Result
 
 IDS = {"mlflow_experiment_id": "3", "mlflow_run_id": "abcdef0123456789"}
@@ -27,7 +27,7 @@ IDS = {"mlflow_experiment_id": "3", "mlflow_run_id": "abcdef0123456789"}
 @pytest.fixture
 def record(tmp_path, monkeypatch, params):
     """record(name, main_metric, value, ...): one experiment's outputs under tmp_path, by the real writer."""
-    monkeypatch.setattr("reprozoo.outputs.ROOT", tmp_path)
+    monkeypatch.setattr("reprozoo.run.outputs.ROOT", tmp_path)
 
     def write(name, main, value, fidelity="full", source="pypi", deviation=None, spread=(), in_info=False):
         kind, p = params.experiment(name)
@@ -183,14 +183,14 @@ def test_readme_block_is_rewritten_between_the_markers_only(record, tmp_path):
 
 
 def test_readme_shows_the_committed_report():
-    """README.md's block is what `python -m reprozoo.report --readme` renders from the committed
+    """README.md's block is what `python -m reprozoo.report.report --readme` renders from the committed
     metrics/report.json (git's copy: a re-derivation on another CPU rewrites the working tree's, within the
     contract, and `make check-reproduction` judges that one)."""
     shown = subprocess.run(["git", "show", "HEAD:metrics/report.json"], cwd=ROOT, capture_output=True, text=True)
     report = json.loads(shown.stdout) if shown.returncode == 0 else \
         json.loads((ROOT / "metrics" / "report.json").read_text())
     assert not update_readme(ROOT / "README.md", report, write=False), \
-        "README.md's report block is out of date; run: python -m reprozoo.report --readme"
+        "README.md's report block is out of date; run: python -m reprozoo.report.report --readme"
 
 
 def test_dvc_plots_draw_every_image_classifiers_training_curves(params):

@@ -23,11 +23,11 @@ import hashlib, sys
 import reprozoo, torch
 from reprozoo.data.mnist import from_embedded
 from reprozoo.data.split import split_raw
-from reprozoo.optim import make_optimizer
-from reprozoo.params import load_params
-from reprozoo.runtime import configure, seed_everything
+from reprozoo.run.optim import make_optimizer
+from reprozoo.config.params import load_params
+from reprozoo.run.runtime import configure, seed_everything
 from reprozoo.tasks.image_classifier import build
-from reprozoo.train import fit
+from reprozoo.run.train import fit
 
 p = load_params().experiments.image_classifier["s003-lstm-mnist"]
 configure("cpu", 2, True)

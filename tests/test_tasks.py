@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from reprozoo.data.names import encode_names, fetch_names, pick_surnames, read_pairs_csv, write_pairs_csv
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 from reprozoo.tasks import TASKS, task_for
 from reprozoo.tasks.char_rnn import SOURCE, build_char_model, encode, fit_char
 from reprozoo.tasks.image_classifier import build

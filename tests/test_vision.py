@@ -15,12 +15,12 @@ from reprozoo.data.mnist import FASHION_CLASSES
 from reprozoo.data.sources import fetch
 from reprozoo.data.split import Raw, split_raw
 from reprozoo.data.standin import cats_dogs_standin, cifar10_standin
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 from reprozoo.models import create_model
 from reprozoo.models.transfer import replace_head
 from reprozoo.models.wrap import ImageClassifier, pixel_permutation
-from reprozoo.optim import make_optimizer
-from reprozoo.report import permutation_summary, render_permutation
+from reprozoo.run.optim import make_optimizer
+from reprozoo.report.report import permutation_summary, render_permutation
 
 from conftest import write_mnist_idx
 
@@ -111,7 +111,7 @@ def test_permuted_model_round_trips_through_mlflow_pyfunc(tmp_path, mlflow_store
     import mlflow
     import mlflow.pyfunc
 
-    from reprozoo.tracking import log_model_copy
+    from reprozoo.run.tracking import log_model_copy
 
     torch.manual_seed(0)
     model = ImageClassifier(create_model("small_cnn", (1, 28, 28), 10), [0.1307], [0.3081],

@@ -25,7 +25,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # stages draw figures headless
 # convolutions and RNNs, and MKL's BLAS with its conditional numerical reproducibility mode. AVX2 is the
 # floor every x86-64 CPU of the last decade has. Pinning cost 3-11 % of an epoch (docs/reproducibility.md).
 # MKL honours its AVX2 branch on Intel CPUs only; elsewhere it takes its own AMD path, the same on every
-# AMD CPU measured (kernel fingerprints, reprozoo.kernels) but not Intel's bits. REPROZOO_CPU_ISA=compatible
+# AMD CPU measured (kernel fingerprints, reprozoo.report.kernels) but not Intel's bits. REPROZOO_CPU_ISA=compatible
 # takes MKL's vendor-neutral SSE2 branch instead (up to 1.8x slower CNN training here);
 # REPROZOO_CPU_ISA=native leaves the host's choice (faster, not portable).
 CPU_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT",

@@ -1,7 +1,7 @@
 """make check-reproduction: re-derive every experiment from scratch and hold each figure to the contract.
 
 The contract (docs/reproducibility.md):
-  (a) where the re-derivation's kernel fingerprint (metrics/kernels.json, reprozoo.kernels) agrees with the
+  (a) where the re-derivation's kernel fingerprint (metrics/kernels.json, reprozoo.report.kernels) agrees with the
       committed run's, on the CPU, with the same threads and torch: every figure bit for bit (at the 6
       significant digits metrics/ keeps);
   (b) anywhere else (another CPU family, a GPU, another platform): every figure within its tolerance:
@@ -31,8 +31,8 @@ from pathlib import Path
 
 from reprozoo import ROOT
 from reprozoo.data.files import read_json
-from reprozoo.errors import ReprozooError, run_main
-from reprozoo.kernels import agree
+from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.report.kernels import agree
 
 WALL_CLOCK = ("train_seconds",)
 SAME_RUN = ("threads", "torch")  # what run.json's `machine` must share for (a), besides the fingerprint

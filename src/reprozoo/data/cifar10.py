@@ -11,7 +11,7 @@ import torch
 from reprozoo.data.files import sha256_file
 from reprozoo.data.split import Raw
 from reprozoo.data.standin import cifar10_standin
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 BATCH_FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]

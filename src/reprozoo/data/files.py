@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 _UMASK = os.umask(0)  # read once: os.umask can only be read by setting it
 os.umask(_UMASK)

@@ -11,7 +11,7 @@ import torch
 from reprozoo.data.files import sha256_file
 from reprozoo.data.split import Raw
 from reprozoo.data.standin import cats_dogs_standin
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 CROP = 224  # the seed's CenterCrop(224), VGG16's input size
 

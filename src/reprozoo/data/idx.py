@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 _DTYPE = {0x08: np.uint8}
 

@@ -17,7 +17,7 @@ import torch
 from reprozoo.data.files import sha256_file
 from reprozoo.data.idx import read_idx
 from reprozoo.data.split import Raw
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 IDX_FILES = {  # (split, kind) -> file name stem, as LeCun and torchvision name them
     ("train", "images"): "train-images-idx3-ubyte",

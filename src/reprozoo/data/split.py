@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from reprozoo.data.files import load_tensors, read_json, save_tensors, sha256_file, sha256_tensors, write_json
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 SPLITS = ("train", "val", "test")
 

@@ -35,7 +35,7 @@ def image_rnn(input_shape: tuple[int, ...], num_classes: int, cell: str = "rnn",
               num_layers: int = 1, identity_init: bool = False) -> nn.Module:
     """An image as a sequence of rows through nn.RNN (tanh), nn.LSTM or nn.GRU."""
     if cell not in ("rnn", "lstm", "gru"):
-        from reprozoo.errors import ReprozooError
+        from reprozoo.config.errors import ReprozooError
 
         raise ReprozooError(f"model_args.cell: {cell!r} is unknown; allowed: rnn, lstm, gru")
     c, _, w = input_shape

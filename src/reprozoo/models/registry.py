@@ -11,7 +11,7 @@ from typing import Callable
 
 from torch import nn
 
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 

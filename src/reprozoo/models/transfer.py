@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from reprozoo import ROOT
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 from reprozoo.models.registry import create_model, register_model
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]

@@ -2,7 +2,7 @@
 
 A task knows its seed's recipe and nothing of MLflow, DVC or files: it loads its data, trains,
 and returns a Result (numbers, a few strings and tables, figures). It reports progress through
-the Context the harness hands it (`ctx.log_epoch(row)`); reprozoo.harness does the rest: seeding,
+the Context the harness hands it (`ctx.log_epoch(row)`); reprozoo.run.harness does the rest: seeding,
 the MLflow run, checkpoints, and writing every output whole.
 
     @register
@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 from reprozoo import ROOT
 from reprozoo.data.split import load_split
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 TASKS: dict[str, type[Task]] = {}  # kind -> Task class, filled as tasks/<kind>.py modules are imported
 

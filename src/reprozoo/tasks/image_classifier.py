@@ -13,15 +13,17 @@ from pathlib import Path
 
 import torch
 
-from reprozoo import ROOT, checkpoint, distributed
-from reprozoo.errors import ReprozooError
-from reprozoo.figures import confusion_counts, confusion_figure, misclassified_figure
+from reprozoo import ROOT
+
+from reprozoo.run import checkpoint, distributed
+from reprozoo.config.errors import ReprozooError
+from reprozoo.run.figures import confusion_counts, confusion_figure, misclassified_figure
 from reprozoo.models import create_model
 from reprozoo.models.wrap import ImageClassifier, pixel_permutation
-from reprozoo.params import ImageClassifier as Params
+from reprozoo.config.params import ImageClassifier as Params
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
-from reprozoo.optim import make_optimizer
-from reprozoo.train import LOSSES, as_input, fit, predict, score
+from reprozoo.run.optim import make_optimizer
+from reprozoo.run.train import LOSSES, as_input, fit, predict, score
 
 
 def build(p: Params, manifest: dict) -> ImageClassifier:

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from reprozoo.data.files import sha256_tensors
-from reprozoo.optim import make_optimizer
-from reprozoo.params import LinearRegression as Params
+from reprozoo.run.optim import make_optimizer
+from reprozoo.config.params import LinearRegression as Params
 from reprozoo.tasks import Context, Data, Result, Task, register
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn

@@ -15,11 +15,11 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from reprozoo import ROOT
 from reprozoo.data.names import encode_names, to_ascii
-from reprozoo.errors import ReprozooError
-from reprozoo.figures import confusion_counts
+from reprozoo.config.errors import ReprozooError
+from reprozoo.run.figures import confusion_counts
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
-from reprozoo.optim import make_optimizer
-from reprozoo.train import batch_indices
+from reprozoo.run.optim import make_optimizer
+from reprozoo.run.train import batch_indices
 
 ASCII = 128
 WIDTH = 32  # letters: the saved model takes names padded to this width (torch.export fixes the length)
@@ -181,6 +181,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from reprozoo.errors import run_main
+    from reprozoo.config.errors import run_main
 
     run_main(main)

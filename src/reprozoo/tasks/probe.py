@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from reprozoo.data.files import read_json
-from reprozoo.figures import last_layer_features, tsne_2d, tsne_figure
+from reprozoo.run.figures import last_layer_features, tsne_2d, tsne_figure
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
 from reprozoo.tasks.image_classifier import load_trained
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 
-from reprozoo import ROOT, checkpoint
+from reprozoo import ROOT
+
+from reprozoo.run import checkpoint
 from reprozoo.data.files import read_json, write_json
-from reprozoo.errors import Interrupted, ReprozooError
-from reprozoo.outputs import machine, number, write_history, write_results
-from reprozoo.params import load_params
-from reprozoo.runlog import RunLog
-from reprozoo.runtime import configure, seed_everything
+from reprozoo.config.errors import Interrupted, ReprozooError
+from reprozoo.run.outputs import machine, number, write_history, write_results
+from reprozoo.config.params import load_params
+from reprozoo.run.runlog import RunLog
+from reprozoo.run.runtime import configure, seed_everything
 from reprozoo.tasks import Context, Task, task_for
-from reprozoo.timing import spend
+from reprozoo.run.timing import spend
 
 PHASES = ("train", "evaluate", "all", "spread")
 

@@ -1,11 +1,11 @@
 """The reproduction report: every CATALOGUE id, what the seed prints, ours beside it, and whether they compare.
 
 It reads each experiment's metrics/<name>.json (numbers) and results/<name>/run.json (its seed id,
-main_metric, data, recipe and MLflow ids, as reprozoo.outputs writes them), and the spread runs of
+main_metric, data, recipe and MLflow ids, as reprozoo.run.outputs writes them), and the spread runs of
 results/spread/. A row is comparable only when the data and the recipe are both the seed's and the
 seed (or, marked "outside", the page it follows) gives a number for our figure; only then is the
 difference shown, with the run-to-run spread and a verdict.
-`python -m reprozoo.report --readme` copies the table into README.md between the markers.
+`python -m reprozoo.report.report --readme` copies the table into README.md between the markers.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 from scipy.stats import t as t_dist
 
 from reprozoo import ROOT
-from reprozoo.catalogue import CATALOGUE
+from reprozoo.config.catalogue import CATALOGUE
 from reprozoo.data.files import read_json
-from reprozoo.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError, run_main
 
 UI_URL = "http://127.0.0.1:5000"  # where `make ui` serves the store the runs were logged to
 # MLflow 3's UI shows an experiment in its GenAI workflow (traces) unless told which one: ours is training.
@@ -249,7 +249,7 @@ def main() -> None:
         raise ReprozooError(f"{ROOT / 'metrics' / 'report.json'}: not in this version's format; recreate it "
                             "with: dvc repro report") from None
     if args.check and changed:
-        print(f"{args.readme}: report block is out of date; run: python -m reprozoo.report --readme")
+        print(f"{args.readme}: report block is out of date; run: python -m reprozoo.report.report --readme")
         sys.exit(1)
     print(f"{args.readme}: report block {'updated' if changed else 'current'}")
 

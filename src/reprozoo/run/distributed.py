@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 
 def world() -> tuple[int, int, int]:

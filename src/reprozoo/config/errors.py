@@ -55,8 +55,8 @@ def run_main(main: Callable[[], None]) -> None:
 
 
 def _say_time() -> None:
-    """The stage's time line (reprozoo.timing), when it did any work."""
-    from reprozoo.timing import summary
+    """The stage's time line (reprozoo.run.timing), when it did any work."""
+    from reprozoo.run.timing import summary
 
     line = summary(os.environ.get("DVC_STAGE") or " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]))
     if line:

@@ -1,6 +1,6 @@
 """Training held to the hardware: a model's FLOP per training sample, and the machine's matmul peak.
 
-Used by `make bench` (reprozoo.bench): a run's achieved GFLOP/s is its samples/s times the counted FLOP
+Used by `make bench` (reprozoo.perf.bench): a run's achieved GFLOP/s is its samples/s times the counted FLOP
 per sample, and its roofline fraction that over the peak measured in the same bench run.
 """
 
@@ -59,7 +59,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32) -> dic
 
 def run_peak(device_name: str, options: dict) -> dict:
     """matmul_peak in a process set up as the training runs are (threads, determinism, device)."""
-    from reprozoo.runtime import configure
+    from reprozoo.run.runtime import configure
 
     device = configure(device_name, options.get("threads") or 2, deterministic=options.get("deterministic", True))
     dtype = torch.bfloat16 if options.get("amp") and device.type == "cuda" else torch.float32

@@ -12,14 +12,14 @@ import torch
 from reprozoo import ROOT
 from reprozoo.data.files import save_tensors
 from reprozoo.data.split import load_split
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 from reprozoo.models import create_model
 from reprozoo.models import transfer
 from reprozoo.models.transfer import IMAGENET_MEAN, IMAGENET_STD
 from reprozoo.models.wrap import ImageClassifier
-from reprozoo.params import Backbone
-from reprozoo.optim import make_optimizer
-from reprozoo.train import fit
+from reprozoo.config.params import Backbone
+from reprozoo.run.optim import make_optimizer
+from reprozoo.run.train import fit
 
 
 def pretrain(name: str, b: Backbone) -> dict:

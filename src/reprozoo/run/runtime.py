@@ -8,7 +8,7 @@ import random
 import numpy as np
 import torch
 
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 
 def configure(device: str, threads: int, deterministic: bool) -> torch.device:

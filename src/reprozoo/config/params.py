@@ -3,7 +3,7 @@
 Every experiment sits under `experiments.<kind>.<name>`; the kind names the task that runs it
 (reprozoo.tasks). A bad key, type, range or name is one line naming the key path, the value and
 what is allowed, and every bad key is reported at once, before any work. `params.schema.json`
-(for editors) is generated from these models: `python -m reprozoo.params --schema`.
+(for editors) is generated from these models: `python -m reprozoo.config.params --schema`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reprozoo import ROOT
-from reprozoo.catalogue import CATALOGUE
-from reprozoo.errors import ReprozooError
-from reprozoo.param_errors import describe, references
+from reprozoo.config.catalogue import CATALOGUE
+from reprozoo.config.errors import ReprozooError
+from reprozoo.config.param_errors import describe, references
 
 CatalogueId = Literal[tuple(CATALOGUE)]  # type: ignore[valid-type]
 Optimizer = Literal["sgd", "adam", "adagrad", "adamax", "asgd", "lbfgs", "rmsprop", "rprop"]
@@ -272,7 +272,7 @@ def schema() -> str:
     return json.dumps(Params.model_json_schema(), indent=2, sort_keys=True) + "\n"
 
 
-if __name__ == "__main__":  # python -m reprozoo.params --schema > params.schema.json
+if __name__ == "__main__":  # python -m reprozoo.config.params --schema > params.schema.json
     if sys.argv[1:] != ["--schema"]:
-        sys.exit("usage: python -m reprozoo.params --schema")
+        sys.exit("usage: python -m reprozoo.config.params --schema")
     sys.stdout.write(schema())

@@ -26,7 +26,7 @@ from torch import nn
 
 from reprozoo import project_root
 from reprozoo.data.files import atomic_write
-from reprozoo.errors import Interrupted
+from reprozoo.config.errors import Interrupted
 
 # Runtime keys that do not change the numbers a run produces.
 NEUTRAL_RUNTIME_KEYS = ("resume",)

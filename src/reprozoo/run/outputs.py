@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reprozoo import ROOT
-from reprozoo.catalogue import CATALOGUE
+from reprozoo.config.catalogue import CATALOGUE
 from reprozoo.data.files import atomic_write, save_tensors, write_json
 
 HISTORY_FIRST = ["epoch", "train_loss", "train_accuracy"]

@@ -99,12 +99,12 @@ def totals(log: str, wall: float | None = None) -> dict:
 
 
 def main() -> None:
-    """python -m reprozoo.timing LOG [WALL_SECONDS]: the sums of a `dvc repro` log's time lines, as JSON."""
+    """python -m reprozoo.run.timing LOG [WALL_SECONDS]: the sums of a `dvc repro` log's time lines, as JSON."""
     import json
     import sys
 
     if len(sys.argv) not in (2, 3):
-        sys.exit("usage: python -m reprozoo.timing LOG [WALL_SECONDS]")
+        sys.exit("usage: python -m reprozoo.run.timing LOG [WALL_SECONDS]")
     print(json.dumps(totals(open(sys.argv[1]).read(), float(sys.argv[2]) if len(sys.argv) == 3 else None), indent=1))
 
 

@@ -14,12 +14,12 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
-from reprozoo import distributed
-from reprozoo.errors import ReprozooError
-from reprozoo.owners import end_dead_runs, owner_tags
-from reprozoo.progress import Progress
-from reprozoo.timing import charged
-from reprozoo.tracking import flatten, log_series, run_tags, use_experiment, with_retries
+from reprozoo.run import distributed
+from reprozoo.config.errors import ReprozooError
+from reprozoo.run.owners import end_dead_runs, owner_tags
+from reprozoo.run.progress import Progress
+from reprozoo.run.timing import charged
+from reprozoo.run.tracking import flatten, log_series, run_tags, use_experiment, with_retries
 
 
 class RunLog:
@@ -130,7 +130,7 @@ class RunLog:
         import mlflow
         from mlflow.exceptions import MlflowException
 
-        from reprozoo.tracking import use_store
+        from reprozoo.run.tracking import use_store
 
         use_store()
         self.run_id, self.experiment_id = trained["mlflow_run_id"], trained["mlflow_experiment_id"]
@@ -168,7 +168,7 @@ class RunLog:
         if state is not None:
             self.snapshot = {"task": state(), "history": list(ctx.history), "seconds": self.clock()}
             if self.main and self.checkpoint:  # at every epoch's end: a kill -9 loses at most one epoch
-                from reprozoo import checkpoint
+                from reprozoo.run import checkpoint
 
                 path, digest = self.checkpoint
                 checkpoint.save(path, {**self.snapshot, "run_id": self.run_id}, digest)
@@ -218,7 +218,7 @@ class RunLog:
         if self.track and self.spread_seed is None:
             from mlflow.tracking import MlflowClient
 
-            from reprozoo.tracking import log_model_copy
+            from reprozoo.run.tracking import log_model_copy
 
             name = f"reprozoo-{self.name}"
             info = log_model_copy(model, example, metadata, ctx.model_dir, registered_name=name)

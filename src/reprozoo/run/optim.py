@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 OPTIMIZERS = {
     "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad,

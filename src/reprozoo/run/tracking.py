@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 from reprozoo import ROOT, project_root
-from reprozoo.errors import ReprozooError
+from reprozoo.config.errors import ReprozooError
 
 T = TypeVar("T")
 

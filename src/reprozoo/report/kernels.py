@@ -7,9 +7,9 @@ step) under the project's kernel settings (reprozoo/__init__.py), in determinist
 alike; `dvc repro` writes this machine's to metrics/kernels.json beside the figures, and `make
 check-reproduction` expects bit-for-bit figures (route a) only where the fingerprints agree.
 
-    python -m reprozoo.kernels                         # this CPU against the committed metrics/kernels.json
-    python -m reprozoo.kernels --compare A.json B.json # two saved fingerprints
-    python -m reprozoo.kernels --write FILE            # save this CPU's
+    python -m reprozoo.report.kernels                         # this CPU against the committed metrics/kernels.json
+    python -m reprozoo.report.kernels --compare A.json B.json # two saved fingerprints
+    python -m reprozoo.report.kernels --write FILE            # save this CPU's
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from reprozoo import ROOT
 from reprozoo.data.files import read_json, write_json
-from reprozoo.errors import run_main
+from reprozoo.config.errors import run_main
 
 COMMITTED = ROOT / "metrics" / "kernels.json"
 # Which probes each recipe family trains with; a recipe's verdict is that all of its probes agree.
@@ -37,7 +37,7 @@ def probes(threads: int) -> dict[str, str]:
     """probe name -> the first 16 hex digits of a sha256 of its output bits, on this machine."""
     import torch
 
-    from reprozoo.runtime import configure
+    from reprozoo.run.runtime import configure
 
     configure("cpu", threads, deterministic=True)
 
@@ -92,7 +92,7 @@ def fingerprint(threads: int) -> dict:
     import torch
 
     from reprozoo import CPU_PINS
-    from reprozoo.outputs import machine
+    from reprozoo.run.outputs import machine
 
     return {"machine": machine(), "settings": {k: os.environ.get(k) for k in CPU_PINS},
             "mkldnn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
@@ -141,11 +141,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="default: params.yaml's runtime.threads")
     args = parser.parse_args()
     if args.compare:
-        a, b = (read_json(p, "python -m reprozoo.kernels --write FILE") for p in args.compare)
+        a, b = (read_json(p, "python -m reprozoo.report.kernels --write FILE") for p in args.compare)
         print(render(a, b, tuple(str(p) for p in args.compare)))
         return
     if args.threads is None:
-        from reprozoo.params import load_params
+        from reprozoo.config.params import load_params
 
         args.threads = load_params().runtime.threads
     mine = fingerprint(args.threads)

@@ -1,6 +1,6 @@
 """Training throughput: the project's training path against a seed-style loop, same model, same machine.
 
-Run as `python -m reprozoo.bench` (needs only torch, torchvision, numpy and PyYAML, so it also runs on
+Run as `python -m reprozoo.perf.bench` (needs only torch, torchvision, numpy and PyYAML, so it also runs on
 a bare GPU machine with the split tensors carried over). Each (experiment, path) pair runs in its
 own process so that peak memory is its own. Prints one JSON document.
 
@@ -102,9 +102,9 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     """Train one experiment one way; return samples/s, test accuracy and peak memory."""
     from reprozoo.models import create_model, tanh_rnn
     from reprozoo.models.wrap import ImageClassifier
-    from reprozoo.runtime import configure, seed_everything
-    from reprozoo.optim import OPTIMIZERS, make_optimizer
-    from reprozoo.train import LOSSES, fit, predict
+    from reprozoo.run.runtime import configure, seed_everything
+    from reprozoo.run.optim import OPTIMIZERS, make_optimizer
+    from reprozoo.run.train import LOSSES, fit, predict
 
     recipe = load_recipe(name, params_path)
     epochs = epochs or recipe["epochs"]
@@ -117,8 +117,8 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     model = ImageClassifier(net, recipe.get("mean") or [0.0] * channels, recipe.get("std") or [1.0] * channels)
     model = model.to(device)
     loss_name = recipe.get("loss", "cross_entropy")
-    from reprozoo.roofline import flop_per_sample
-    from reprozoo.train import as_input
+    from reprozoo.perf.roofline import flop_per_sample
+    from reprozoo.run.train import as_input
 
     # Counted before any compile, on a copy, so training starts from the same weights and RNG state.
     flop = flop_per_sample(model, LOSSES[loss_name], as_input(train["images"][:recipe["batch_size"]]),
@@ -171,7 +171,7 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
 
 def run_child(name: str, path: str, args: argparse.Namespace) -> dict:
     """One (experiment, path) training, or the matmul peak (path "peak"), in a fresh process; its JSON result."""
-    cmd = [sys.executable, "-m", "reprozoo.bench", "--one", "--experiments", name, "--paths", path,
+    cmd = [sys.executable, "-m", "reprozoo.perf.bench", "--one", "--experiments", name, "--paths", path,
            "--epochs", str(args.epochs), "--device", args.device, "--splits", str(args.splits),
            "--params", str(args.params), "--synthetic", str(args.synthetic), "--threads", str(args.threads),
            "--warmup", str(args.warmup)]
@@ -213,7 +213,7 @@ def main() -> None:
                "compile": args.compile, "deterministic": not args.no_deterministic, "threads": args.threads,
                "warmup": args.warmup}
     if args.one and args.paths[0] == "peak":
-        from reprozoo.roofline import run_peak
+        from reprozoo.perf.roofline import run_peak
 
         print(json.dumps(run_peak(args.device, options)))
         return
