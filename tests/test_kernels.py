@@ -50,3 +50,13 @@ def test_other_threads_or_torch_never_agree(pinned):
     assert not agree(pinned, {**pinned, "machine": {**pinned["machine"], "threads": 1}})
     assert not agree(pinned, {**pinned, "machine": {**pinned["machine"], "torch": "2.11.0"}})
     assert not agree(pinned, None)
+
+
+def test_comparing_a_file_of_another_format_is_one_line(tmp_path):
+    """../shared/cross-cpu's fingerprints have other keys: one line naming the file, no traceback."""
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"cpu": "x", "torch": "2.14.1", "settings": {}}))
+    done = subprocess.run([sys.executable, "-m", "reprozoo.report.kernels", "--compare", str(other),
+                           str(ROOT / "metrics" / "kernels.json")], capture_output=True, text=True)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"{other}: not a fingerprint" in done.stderr and len(done.stderr.strip().splitlines()) == 1

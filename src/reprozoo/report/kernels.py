@@ -21,7 +21,7 @@ from pathlib import Path
 
 from reprozoo import ROOT
 from reprozoo.data.files import read_json, write_json
-from reprozoo.config.errors import run_main
+from reprozoo.config.errors import ReprozooError, run_main
 
 COMMITTED = ROOT / "metrics" / "kernels.json"
 # Which probes each recipe family trains with; a recipe's verdict is that all of its probes agree.
@@ -142,6 +142,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.compare:
         a, b = (read_json(p, "python -m reprozoo.report.kernels --write FILE") for p in args.compare)
+        for path, found in zip(args.compare, (a, b)):
+            if not {"machine", "probes"} <= set(found):  # e.g. ../shared/cross-cpu's files: other keys
+                raise ReprozooError(f"{path}: not a fingerprint of `python -m reprozoo.report.kernels --write` (no "
+                                    "'machine' and 'probes'); compare another script's files with that script")
         print(render(a, b, tuple(str(p) for p in args.compare)))
         return
     if args.threads is None:
