@@ -32,7 +32,7 @@ from pathlib import Path
 from reprozoo import ROOT
 from reprozoo.data.files import read_json
 from reprozoo.config.errors import ReprozooError, run_main
-from reprozoo.report.kernels import agree
+from reprozoo.report.kernels import agree, read_fingerprint
 
 WALL_CLOCK = ("train_seconds",)
 SAME_RUN = ("threads", "torch")  # what run.json's `machine` must share for (a), besides the fingerprint
@@ -103,8 +103,8 @@ def compare(derived: Path, committed: Path | None = None) -> list[dict]:
     report = read_json(committed / "metrics" / "report.json", "dvc repro report")
     r = loss_rule(report)
     mine_k, theirs_k = (p / "metrics" / "kernels.json" for p in (committed, derived))
-    kernels_agree = mine_k.exists() and theirs_k.exists() and agree(read_json(mine_k, "dvc repro kernels"),
-                                                                     read_json(theirs_k, "dvc repro kernels"))
+    kernels_agree = mine_k.exists() and theirs_k.exists() and agree(read_fingerprint(mine_k, "dvc repro kernels"),
+                                                                     read_fingerprint(theirs_k, "dvc repro kernels"))
     committed_runs = {row["experiment"]: row for row in report["rows"] if row.get("experiment")}
     rows = []
     for name in sorted(committed_runs):

@@ -99,6 +99,15 @@ def fingerprint(threads: int) -> dict:
             "probes": probes(threads)}
 
 
+def read_fingerprint(path: Path, fix: str) -> dict:
+    """A saved fingerprint, or one line naming the file (../shared/cross-cpu's files have other keys)."""
+    found = read_json(path, fix)
+    if not {"machine", "probes"} <= set(found):
+        raise ReprozooError(f"{path}: not a fingerprint of `python -m reprozoo.report.kernels --write` (no "
+                            "'machine' and 'probes'); compare another script's files with that script")
+    return found
+
+
 def differing(a: dict, b: dict) -> list[str]:
     """The probes whose bits differ between two fingerprints (a probe missing from either differs)."""
     pa, pb = a.get("probes", {}), b.get("probes", {})
@@ -141,11 +150,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="default: params.yaml's runtime.threads")
     args = parser.parse_args()
     if args.compare:
-        a, b = (read_json(p, "python -m reprozoo.report.kernels --write FILE") for p in args.compare)
-        for path, found in zip(args.compare, (a, b)):
-            if not {"machine", "probes"} <= set(found):  # e.g. ../shared/cross-cpu's files: other keys
-                raise ReprozooError(f"{path}: not a fingerprint of `python -m reprozoo.report.kernels --write` (no "
-                                    "'machine' and 'probes'); compare another script's files with that script")
+        a, b = (read_fingerprint(p, "python -m reprozoo.report.kernels --write FILE") for p in args.compare)
         print(render(a, b, tuple(str(p) for p in args.compare)))
         return
     if args.threads is None:
@@ -157,7 +162,7 @@ def main() -> None:
         write_json(args.write, mine)
         print(f"{args.write}: {len(mine['probes'])} probes")
         return
-    committed = read_json(COMMITTED, "git checkout metrics/kernels.json")
+    committed = read_fingerprint(COMMITTED, "git checkout metrics/kernels.json")
     print(render(mine, committed, ("this machine", str(COMMITTED.relative_to(ROOT)))))
     sys.exit(0 if agree(mine, committed) else 1)
 
