@@ -1,4 +1,5 @@
-"""report: one row per CATALOGUE id, what the seed prints beside ours, in metrics/report.md and report.json."""
+"""report: one row per CATALOGUE id, what the seed prints beside ours, in metrics/report.md and report.json;
+and every image classifier's training curves in metrics/curves.csv, for dvc.yaml's charts."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ from reprozoo import ROOT
 from reprozoo.data.files import atomic_write, write_json
 from reprozoo.config.errors import run_main
 from reprozoo.config.params import load_params
+from reprozoo.report.curves import training_curves
 from reprozoo.report.report import build_report, render_markdown
+from reprozoo.run.outputs import write_table
 from reprozoo.run.timing import spend
 
 
 def main() -> None:
     with spend("work"):
-        report = build_report(list(load_params().all()))
+        params = load_params()
+        report = build_report(list(params.all()))
         write_json(ROOT / "metrics" / "report.json", report)
         atomic_write(ROOT / "metrics" / "report.md", lambda p: p.write_text(render_markdown(report)))
+        write_table(ROOT / "metrics" / "curves.csv", training_curves(list(params.experiments.image_classifier), ROOT))
     print(f"report: {len(report['rows'])} rows -> metrics/report.md")
 
 

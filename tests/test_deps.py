@@ -13,10 +13,18 @@ from reprozoo import ROOT
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
+def body(stage: dict) -> dict:
+    """A stage's definition (the `do` of a foreach), with its own `vars` (a kind's name) filled in."""
+    definition = stage.get("do", stage)
+    for entry in definition.get("vars", []):
+        for name, value in entry.items():
+            definition = yaml.safe_load(yaml.safe_dump(definition).replace(f"${{{name}}}", str(value)))
+    return definition
+
+
 def scripts(stage: dict) -> list:
     """The files a stage runs: its script, and for `stages/run.py` the task module of its kind."""
-    body = stage.get("do", stage)
-    script = re.search(r"python (stages/\S+\.py)", body["cmd"])[1]
+    script = re.search(r"python (stages/\S+\.py)", body(stage)["cmd"])[1]
     files = [ROOT / script]
     kind = re.fullmatch(r"\$\{experiments\.(\w+)\}", str(stage.get("foreach", "")))
     if kind:
@@ -31,8 +39,7 @@ def covered(path: str, deps: list[str]) -> bool:
 @pytest.mark.parametrize("name", sorted(STAGES))
 def test_stage_deps_cover_its_import_closure(name):
     stage = STAGES[name]
-    body = stage.get("do", stage)
-    deps = [str(d) for d in body["deps"]]
+    deps = [str(d) for d in body(stage)["deps"]]
     needed = {str(p.relative_to(ROOT)) for p in closure(*scripts(stage))} | \
         {str(p.relative_to(ROOT)) for p in scripts(stage)}
     missing = sorted(p for p in needed if not covered(p, deps))

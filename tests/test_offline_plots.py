@@ -1,8 +1,9 @@
 """`dvc plots show` draws its charts offline: .dvc/config's plots.html_template inlines vega, vega-lite and vega-embed.
 
 DVC's default page loads them from cdn.jsdelivr.net. A throwaway git + DVC project in a temp folder gets this
-repository's setting and template, a top-level `plots:` section shaped like dvc.yaml's over two small
-history.csv files, and `dvc plots show`; headless Chromium then opens the written page with networking off.
+repository's setting and page template, dvc.yaml's own top-level `plots:` section and chart template over a
+small metrics/curves.csv of two experiments, and `dvc plots show`; headless Chromium then opens the written
+page with networking off, and each chart must draw a line per experiment.
 The same page from DVC's default template is the negative control: it shows what a failure looks like.
 The screenshot is kept as test-artifacts/dvc-plots-offline.png.
 """
@@ -18,34 +19,20 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from reprozoo import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 MAX_TRACKED_BYTES = 2_000_000  # the repository refuses larger tracked files
 
-PLOTS_YAML = """\
-plots:
-  - loss:
-      template: linear
-      x: epoch
-      y_label: training loss
-      y:
-        plots/run-a/history.csv: [train_loss]
-        plots/run-b/history.csv: [train_loss]
-  - accuracy:
-      template: linear
-      x: epoch
-      y_label: training accuracy
-      y:
-        plots/run-a/history.csv: [train_accuracy]
-        plots/run-b/history.csv: [train_accuracy]
-"""
+# dvc.yaml's own charts: what `dvc plots show` draws in the project
+PLOTS = yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
 HISTORIES = {  # epoch, train_loss, train_accuracy
     "run-a": [(1, 1.09, 0.67), (2, 0.31, 0.91), (3, 0.21, 0.94), (4, 0.16, 0.95)],
     "run-b": [(1, 0.62, 0.81), (2, 0.19, 0.94), (3, 0.12, 0.96), (4, 0.09, 0.97)],
 }
-PLOT_IDS = ("loss", "accuracy")
+PLOT_IDS = tuple(name for entry in PLOTS for name in entry)
 
 
 def dvc(*args: str, cwd: Path) -> str:
@@ -128,11 +115,14 @@ def test_dvc_plots_show_draws_the_charts_offline(tmp_path):
     project.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     dvc("init", "-q", cwd=project)
-    for run, rows in HISTORIES.items():
-        (project / "plots" / run).mkdir(parents=True)
-        lines = ["epoch,train_loss,train_accuracy", *(",".join(map(str, row)) for row in rows)]
-        (project / "plots" / run / "history.csv").write_text("\n".join(lines) + "\n")
-    (project / "dvc.yaml").write_text(PLOTS_YAML)
+    curves = ["experiment,epoch,train_loss,train_accuracy"]
+    curves += [",".join(map(str, (run, *row))) for run, rows in HISTORIES.items() for row in rows]
+    (project / "metrics").mkdir()
+    (project / "metrics" / "curves.csv").write_text("\n".join(curves) + "\n")
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"plots": PLOTS}))
+    for chart in {spec["template"] for entry in PLOTS for spec in entry.values()}:  # .dvc/plots/<name>.json
+        (project / ".dvc" / "plots").mkdir(exist_ok=True)
+        shutil.copyfile(ROOT / ".dvc" / "plots" / f"{chart}.json", project / ".dvc" / "plots" / f"{chart}.json")
 
     # Negative control: DVC's default page, before the project gets the setting.
     dvc("plots", "show", "-o", "cdn_plots", cwd=project)
@@ -151,11 +141,15 @@ def test_dvc_plots_show_draws_the_charts_offline(tmp_path):
     shutil.copyfile(template, project / relative)
     dvc("config", "plots.html_template", os.path.relpath(project / relative, project / ".dvc"), cwd=project)
     # From a subfolder: the configured path does not depend on the working directory.
-    dvc("plots", "show", "-o", str(project / "dvc_plots"), cwd=project / "plots")
+    dvc("plots", "show", "-o", str(project / "dvc_plots"), cwd=project / "metrics")
     page = project / "dvc_plots" / "index.html"
     written = page.read_text(encoding="utf8")
     assert "cdn.jsdelivr.net" not in written
     assert written.count("<script>") == 3  # the three inlined libraries (DVC's own script tags have a type)
+    # each chart colours by experiment and holds both experiments' rows
+    assert written.count('"color": {"field": "experiment"') == len(PLOT_IDS)
+    for run, rows in HISTORIES.items():
+        assert written.count(f'"experiment": "{run}"') == len(rows) * len(PLOT_IDS)
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dvc-plots-offline.png"

@@ -3,6 +3,7 @@ runs), its README block, the dvc.yaml plots, the progress display."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -18,6 +19,7 @@ from reprozoo.data.files import write_json
 from reprozoo.config.errors import ReprozooError
 from reprozoo.run.outputs import write_results
 from reprozoo.run.progress import Progress
+from reprozoo.report.curves import training_curves
 from reprozoo.report.report import README_END, README_START, build_report, render_markdown, update_readme
 from reprozoo.tasks import Data, Result
 
@@ -194,11 +196,18 @@ def test_readme_shows_the_committed_report():
 
 
 def test_dvc_plots_draw_every_image_classifiers_training_curves(params):
+    """dvc.yaml's charts read metrics/curves.csv, and the committed one holds every image classifier's history."""
     plots = {name: spec for entry in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
              for name, spec in entry.items()}
-    histories = [f"plots/{name}/history.csv" for name in params.experiments.image_classifier]
-    assert plots["loss"]["y"] == {h: ["train_loss"] for h in histories}
-    assert plots["accuracy"]["y"] == {h: ["train_accuracy"] for h in histories}
+    assert plots["loss"]["y"] == {"metrics/curves.csv": "train_loss"}
+    assert plots["accuracy"]["y"] == {"metrics/curves.csv": "train_accuracy"}
+    names = list(params.experiments.image_classifier)
+    assert [tuple(r) for r in csv.reader((ROOT / "metrics" / "curves.csv").open())] == training_curves(names, ROOT)
+
+
+def test_training_curves_name_a_missing_history(tmp_path):
+    with pytest.raises(ReprozooError, match=r"plots/absent/history.csv is missing: run `dvc repro train@absent`"):
+        training_curves(["absent"], tmp_path)
 
 
 ROW = {"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "val_loss": 0.4, "val_accuracy": 0.85, "seconds": 1.5}
