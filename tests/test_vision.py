@@ -121,7 +121,7 @@ def test_permuted_model_round_trips_through_mlflow_pyfunc(tmp_path, mlflow_store
         info = log_model_copy(model, torch.from_numpy(x[:2]), {"pixel_permutation": "seed 0"}, tmp_path / "m")
     loaded = mlflow.pyfunc.load_model(str(tmp_path / "m"))  # the DVC output: the copy, not the run's artifact
     assert loaded.metadata.metadata["pixel_permutation"] == "seed 0" and info.model_uri.startswith("models:/")
-    assert not (tmp_path / "m.tmp").exists()
+    assert not (tmp_path / ".m.tmp").exists()
     assert np.allclose(loaded.predict(x), model(torch.from_numpy(x)).detach().numpy(), atol=1e-6)
 
 

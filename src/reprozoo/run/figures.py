@@ -16,6 +16,16 @@ def confusion_counts(labels: torch.Tensor, predicted: torch.Tensor, num_classes:
     return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes).numpy()
 
 
+def per_class_accuracy(counts: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """Each class's share of its test examples predicted right (a row of the confusion counts)."""
+    return {c: round(float(counts[i, i] / max(counts[i].sum(), 1)), 4) for i, c in enumerate(classes)}
+
+
+def confusion_rows(labels: torch.Tensor, predicted: torch.Tensor, classes: list[str]) -> list[tuple]:
+    """(actual, predicted) class names per test example, header first: the CSV `dvc plots` draws as a matrix."""
+    return [("actual", "predicted")] + [(classes[a], classes[b]) for a, b in zip(labels.tolist(), predicted.tolist())]
+
+
 def confusion_figure(labels: torch.Tensor, predicted: torch.Tensor, classes: list[str], title: str) -> plt.Figure:
     """The confusion matrix with counts in the cells; rows are the actual class."""
     counts = confusion_counts(labels, predicted, len(classes))

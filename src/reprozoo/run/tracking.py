@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from reprozoo import ROOT, project_root
 from reprozoo.config.errors import ReprozooError
+from reprozoo.run.outputs import replace_folder
 
 T = TypeVar("T")
 
@@ -216,8 +217,6 @@ def log_model_copy(model: Any, example: Any, metadata: dict, out: Path, register
     Exporting is the slow part (torch.export), so it happens once and the DVC output is a copy of
     what MLflow logged; `out` appears whole or not at all.
     """
-    import shutil
-
     import mlflow
     import mlflow.pytorch
     import numpy as np
@@ -234,11 +233,7 @@ def log_model_copy(model: Any, example: Any, metadata: dict, out: Path, register
     info = with_retries(mlflow.pytorch.log_model, model, name="model", input_example=x,
                         signature=infer_signature(x, y), metadata=metadata, pip_requirements=requirements,
                         registered_model_name=registered_name)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(tmp))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    replace_folder(out, lambda tmp: mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(tmp)))
     return info
 
 

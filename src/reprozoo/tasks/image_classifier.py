@@ -17,7 +17,8 @@ from reprozoo import ROOT
 
 from reprozoo.run import checkpoint, distributed
 from reprozoo.config.errors import ReprozooError
-from reprozoo.run.figures import confusion_counts, confusion_figure, misclassified_figure
+from reprozoo.run.figures import (confusion_counts, confusion_figure, confusion_rows, misclassified_figure,
+                                  per_class_accuracy)
 from reprozoo.models import create_model
 from reprozoo.models.wrap import ImageClassifier, pixel_permutation
 from reprozoo.config.params import ImageClassifier as Params
@@ -104,8 +105,7 @@ class ImageClassifierTask(Task):
             scores = torch.from_numpy(ctx.load_model().predict(as_input(images).numpy()))
         result = score(scores, labels, LOSSES[p.loss])
         predicted = scores.argmax(1)
-        counts = confusion_counts(labels, predicted, len(classes))
-        per_class = {c: round(float(counts[i, i] / max(counts[i].sum(), 1)), 4) for i, c in enumerate(classes)}
+        per_class = per_class_accuracy(confusion_counts(labels, predicted, len(classes)), classes)
         return Result(
             metrics={"test_accuracy": result["accuracy"], "test_loss": result["loss"], "test_samples": len(labels),
                      "train_samples": len(split.train["labels"])},
@@ -114,7 +114,6 @@ class ImageClassifierTask(Task):
                   "permute_pixels": p.permute_pixels},
             figures={"confusion": confusion_figure(labels, predicted, classes, ctx.name),
                      "misclassified": misclassified_figure(images, labels, predicted, classes, ctx.name)},
-            tables={"confusion": [("actual", "predicted")] + [(classes[a], classes[b]) for a, b in
-                                                               zip(labels.tolist(), predicted.tolist())]},
+            tables={"confusion": confusion_rows(labels, predicted, classes)},
         )
 

@@ -16,7 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from reprozoo import ROOT
 from reprozoo.data.names import encode_names, to_ascii
 from reprozoo.config.errors import ReprozooError
-from reprozoo.run.figures import confusion_counts
+from reprozoo.run.figures import confusion_counts, confusion_rows, per_class_accuracy
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
 from reprozoo.run.optim import make_optimizer
 from reprozoo.run.train import batch_indices
@@ -148,7 +148,7 @@ class NamesGruTask(Task):
         predicted = scores.argmax(1)
         accuracy, top3 = (predicted == test["labels"]).float().mean().item(), topk_accuracy(scores, test["labels"], 3)
         counts = confusion_counts(test["labels"], predicted, len(classes))
-        per_class = {c: round(float(counts[i, i] / max(counts[i].sum(), 1)), 4) for i, c in enumerate(classes)}
+        per_class = per_class_accuracy(counts, classes)
         return Result(
             metrics={"test_accuracy": accuracy, "test_top3_accuracy": top3, "chance_accuracy": 1 / len(classes),
                      "train_samples": len(split.train["labels"]), "test_samples": len(test["labels"])},
@@ -156,8 +156,7 @@ class NamesGruTask(Task):
             info={"classes": classes, "per_class_accuracy": per_class, "confusion": counts.tolist(),
                   "test_accuracy_by_epoch": [round(r["test_accuracy"], 4) for r in ctx.history]},
             figures={"accuracy_confusion": figure(ctx.name, ctx.history, counts, classes, accuracy, top3)},
-            tables={"confusion": [("actual", "predicted")] + [(classes[a], classes[b]) for a, b in
-                                                               zip(test["labels"].tolist(), predicted.tolist())]},
+            tables={"confusion": confusion_rows(test["labels"], predicted, classes)},
         )
 
 
