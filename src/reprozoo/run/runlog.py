@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 from reprozoo.run import distributed
-from reprozoo.config.errors import ReprozooError
 from reprozoo.run.owners import end_dead_runs, owner_tags
 from reprozoo.run.progress import Progress
 from reprozoo.run.timing import charged
@@ -211,30 +210,6 @@ class RunLog:
 
     def batches(self, batches: Iterable) -> Iterable:
         return self.progress.batches(batches) if self.progress else batches
-
-    @charged("tracking")
-    def save_model(self, ctx: Any, model: Any, example: Any, metadata: dict) -> None:
-        """Log the model to the run, register it as reprozoo-<experiment> with the alias `candidate`."""
-        if self.track and self.spread_seed is None:
-            from mlflow.tracking import MlflowClient
-
-            from reprozoo.run.tracking import log_model_copy
-
-            name = f"reprozoo-{self.name}"
-            info = log_model_copy(model, example, metadata, ctx.model_dir, registered_name=name)
-            version = str(info.registered_model_version)
-            with_retries(MlflowClient().set_registered_model_alias, name, "candidate", version)
-            self.model = {"id": info.model_id, "name": name, "version": version}
-
-    @charged("tracking")
-    def load_model(self, model_dir: Any) -> Any:
-        import mlflow.pyfunc
-
-        try:
-            return mlflow.pyfunc.load_model(str(model_dir))
-        except Exception as err:  # a half-copied or edited model folder: retraining recreates it
-            raise ReprozooError(f"{model_dir}: not a loadable MLflow model ({type(err).__name__}); recreate it "
-                                f"with: dvc repro --force train@{self.name}") from None
 
     @contextmanager
     def child(self, ctx: Any, name: str) -> Iterator[None]:

@@ -24,6 +24,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 from reprozoo import ROOT
 from reprozoo.data.split import load_split
 from reprozoo.config.errors import ReprozooError
+from reprozoo.run import saved_model
 
 TASKS: dict[str, type[Task]] = {}  # kind -> Task class, filled as tasks/<kind>.py modules are imported
 
@@ -102,11 +103,11 @@ class Context:
 
     def save_model(self, model: Any, example: Any, metadata: dict) -> None:
         """Log `model` (an nn.Module taking `example`) as the run's MLflow model and copy it to model_dir."""
-        self.log.save_model(self, model, example, metadata)
+        saved_model.save(self.log, self.model_dir, model, example, metadata)
 
     def load_model(self) -> Any:
         """The MLflow model the train stage kept in model_dir (its `predict` takes numpy arrays)."""
-        return self.log.load_model(self.model_dir)
+        return saved_model.load_pyfunc(self.model_dir, f"train@{self.name}")
 
     @contextmanager
     def child(self, name: str) -> Iterator[None]:

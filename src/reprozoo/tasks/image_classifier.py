@@ -15,8 +15,7 @@ import torch
 
 from reprozoo import ROOT
 
-from reprozoo.run import checkpoint, distributed
-from reprozoo.config.errors import ReprozooError
+from reprozoo.run import checkpoint, distributed, saved_model
 from reprozoo.run.figures import (confusion_counts, confusion_figure, confusion_rows, misclassified_figure,
                                   per_class_accuracy)
 from reprozoo.models import create_model
@@ -58,11 +57,8 @@ def load_trained(model_dir: Path, p: Params, manifest: dict) -> ImageClassifier:
 
     The exported program has no modules to hook, so the net is rebuilt from params and given its weights.
     """
-    program = model_dir / "data" / "model.pt2"
-    if not program.exists():
-        raise ReprozooError(f"{model_dir}: no trained model; create it with: dvc repro train@{model_dir.name}")
     model = build(p, manifest)
-    model.load_state_dict(torch.export.load(str(program)).module().state_dict())
+    model.load_state_dict(saved_model.load_module(model_dir, f"train@{model_dir.name}").state_dict())
     return model.eval()
 
 

@@ -16,6 +16,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from reprozoo import ROOT
 from reprozoo.data.names import encode_names, to_ascii
 from reprozoo.config.errors import ReprozooError
+from reprozoo.run import saved_model
 from reprozoo.run.figures import confusion_counts, confusion_rows, per_class_accuracy
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
 from reprozoo.run.optim import make_optimizer
@@ -168,13 +169,10 @@ def main() -> None:
         folder, args = ROOT / args[1], args[2:]
     if not args:
         raise ReprozooError("usage: python -m reprozoo.tasks.names_gru [--model FOLDER] NAME...")
-    program = folder / "data" / "model.pt2"
-    if not program.exists():
-        raise ReprozooError(f"{folder}: no trained model; create it with: dvc repro names-gru@{folder.name}")
+    model = saved_model.load_module(folder, f"names-gru@{folder.name}")
     import yaml
 
     classes = yaml.safe_load((folder / "MLmodel").read_text())["metadata"]["classes"]
-    model = torch.export.load(str(program)).module()
     for name, top in zip(args, predict_names(model, classes, args)):
         print(f"{name}: " + ", ".join(f"{c} {p:.2f}" for c, p in top))
 
