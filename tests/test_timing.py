@@ -34,7 +34,8 @@ def test_a_stage_prints_its_time_line_and_a_log_of_them_sums():
                          env={"DVC_STAGE": "train@x", "PATH": ""})
     (line,) = out.stdout.splitlines()
     row = timing.LINE.match(line).groupdict()
-    assert row["stage"] == "train@x" and 0.5 <= float(row["work"]) < 0.7 and float(row["startup"]) > 0
+    # the sleep is counted as work (a busy machine may overshoot it, so no tight upper bound)
+    assert row["stage"] == "train@x" and 0.5 <= float(row["work"]) < 3 and float(row["startup"]) > 0
     parts = sum(float(row[k]) for k in ("startup", "work", "tracking", "other"))
     assert abs(parts - float(row["total"])) <= 0.25  # each part rounded to 0.1 s
     summed = timing.totals(f"Running stage 'train@x':\n{line}\n{line}\n", wall=10.0)
