@@ -15,7 +15,7 @@ test: GOMP_SPINCOUNT := $(if $(filter environment command,$(origin GOMP_SPINCOUN
 endif
 
 .PHONY: install repro test test-fast ui serve chromium bench check-reproduction kernels clean-venv gpu-wheelhouse \
-	device-sim
+	pictures device-sim
 
 install: $(STAMP)
 
@@ -52,8 +52,13 @@ UI_PORT ?= 5000
 ui: install
 	@MLFLOW_TRACKING_URI=$(UI_STORE) python -m reprozoo.run.dead_runs
 	@echo "MLflow UI: http://127.0.0.1:$(UI_PORT)/#/experiments?workflowType=machine_learning (the training runs)"
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri $(UI_STORE) --host 127.0.0.1 \
+	MLFLOW_DISABLE_TELEMETRY=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri $(UI_STORE) --host 127.0.0.1 \
 		--port $(UI_PORT) --workers 1
+
+# The README's pictures (the MLflow UI, the dvc plots charts) from the current outputs and ./mlflow.db; a
+# test fails when one is older than what it shows (src/reprozoo/report/pictures.py).
+pictures: install chromium
+	python -m reprozoo.report.pictures
 
 # Serve an experiment's registered champion (models:/reprozoo-<EXP>@champion, set once it is evaluated)
 # from the project's store, on loopback: make serve EXP=s003-cnn-mnist, then POST to /invocations.
