@@ -2,7 +2,7 @@
 
 Each probe runs one seeded kernel a recipe trains with (MKL's matrix products at the nets' shapes, ATen's
 reductions and elementwise ops, the convolutions and recurrent layers forward and backward, an optimizer
-step) under the project's kernel settings (reprozoo/__init__.py), in deterministic mode with
+step, numpy's OpenBLAS products and SVD) under the project's kernel settings (reprozoo/__init__.py), in deterministic mode with
 `runtime.threads`, and hashes its output bytes. Two CPUs that agree on every probe compute those kernels
 alike; `dvc repro` writes this machine's to metrics/kernels.json beside the figures, and `make
 check-reproduction` expects bit-for-bit figures (route a) only where the fingerprints agree.
@@ -30,11 +30,13 @@ FAMILIES = {
     "convolutional (CNNs, Inception, ResNet, LeNet, VGG)": ("conv",),
     "LSTM and GRU": ("lstm", "gru"),
     "tanh RNN (s000, char RNNs, sin/cos)": ("rnn",),
+    "numpy and scikit-learn's OpenBLAS (t-SNE probe, SVD)": ("openblas",),
 }
 
 
 def probes(threads: int) -> dict[str, str]:
     """probe name -> the first 16 hex digits of a sha256 of its output bits, on this machine."""
+    import numpy as np
     import torch
 
     from reprozoo.run.runtime import configure
@@ -82,6 +84,11 @@ def probes(threads: int) -> dict[str, str]:
         (w.sin() * randn(12, 1000)).sum().backward()
         optimizer.step()
     out["adam 3 steps"] = digest(w)
+    # numpy's OpenBLAS (scikit-learn's PCA and t-SNE, the SVD): its products and an SVD at the probe's shapes
+    a, b = randn(13, 500, 1568).double().numpy(), randn(14, 1568, 64).double().numpy()
+    out["openblas dgemm 500x1568@1568x64"] = digest(torch.from_numpy(a @ b))
+    out["openblas sgemm 500x1568@1568x64"] = digest(torch.from_numpy(a.astype("float32") @ b.astype("float32")))
+    out["openblas svd 500x200"] = digest(torch.from_numpy(np.linalg.svd(a[:, :200], full_matrices=False)[1]))
     return out
 
 

@@ -43,7 +43,7 @@ def run(name: str, phase: str = "all") -> None:
         raise ReprozooError(f"{name} ({kind}): phase {phase!r}; allowed: {', '.join(allowed)}")
     rt = params.runtime
     if task.tiny:  # nets of a few hundred weights: a second thread or a GPU only adds latency
-        device = configure("cpu", 1, deterministic=False)
+        device = configure("cpu", 1, deterministic=False, blas_threads=rt.threads)
     else:
         device = configure(rt.device, rt.threads, rt.deterministic)
     if phase == "spread":
