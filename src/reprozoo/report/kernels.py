@@ -2,8 +2,8 @@
 
 Each probe runs one seeded kernel a recipe trains with (MKL's matrix products at the nets' shapes, ATen's
 reductions and elementwise ops, the convolutions and recurrent layers forward and backward, an optimizer
-step, numpy's OpenBLAS products and SVD) under the project's kernel settings (reprozoo/__init__.py), in deterministic mode with
-`runtime.threads`, and hashes its output bytes. Two CPUs that agree on every probe compute those kernels
+step, numpy's OpenBLAS products and SVD) under the project's kernel settings (reprozoo/__init__.py), in
+deterministic mode with `runtime.threads`, and hashes its output bytes. Two CPUs that agree on every probe compute those kernels
 alike; `dvc repro` writes this machine's to metrics/kernels.json beside the figures, and `make
 check-reproduction` expects bit-for-bit figures (route a) only where the fingerprints agree.
 

@@ -100,6 +100,7 @@ def shown_run(store: Path, shows: dict) -> str:
     client = MlflowClient(tracking_uri=f"sqlite:///{store}")
     experiment = client.get_experiment_by_name(shows["experiment"])
     runs = client.search_runs([experiment.experiment_id], "attributes.status = 'FINISHED'") if experiment else []
+
     def same(logged: dict) -> bool:  # metrics/ keeps 6 significant digits of what the run logged
         return "test_accuracy" in logged and all(math.isclose(logged[k], v, rel_tol=1e-5)
                                                  for k, v in shows["figures"].items() if k in logged)
