@@ -1,4 +1,5 @@
-"""check-params: params.yaml read and checked whole, with every model name and argument, before any stage runs.
+"""check-params: params.yaml read and checked whole, each experiment by its kind's model (tasks/<kind>.py), with
+every model name and argument, before any stage runs.
 
 DVC deletes a stage's outputs before it runs the command, and some (a history.csv in git) have no cached
 copy to bring back; so a typo must stop `dvc repro` here, upstream of every stage. The output is the
@@ -13,6 +14,7 @@ from reprozoo.data.files import write_json
 from reprozoo.config.errors import ReprozooError, run_main
 from reprozoo.models import check_model
 from reprozoo.config.params import load_params
+from reprozoo.tasks import kinds
 from reprozoo.run.timing import spend
 
 OUT = ROOT / "results" / "params-ok.json"
@@ -20,12 +22,13 @@ OUT = ROOT / "results" / "params-ok.json"
 
 def main() -> None:
     with spend("work"):
-        params = load_params()
-        models = {f"experiments.image_classifier.{n}": p for n, p in params.experiments.image_classifier.items()}
-        models |= {f"backbones.{n}": b for n, b in params.backbones.items()}
-        for key, p in models.items():
+        params = load_params(kinds=kinds())
+        models = {f"experiments.image_classifier.{n}": (p["model"], p.get("model_args", {}))
+                  for n, p in params.experiments.get("image_classifier", {}).items()}
+        models |= {f"backbones.{n}": (b.model, {}) for n, b in params.backbones.items()}
+        for key, (model, model_args) in models.items():
             try:
-                check_model(p.model, getattr(p, "model_args", {}))
+                check_model(model, model_args)
             except ReprozooError as err:
                 raise ReprozooError(f"params.yaml: {key}: {err}") from None
         write_json(OUT, {"params.yaml": "valid"})

@@ -20,7 +20,8 @@ def main() -> None:
         report = build_report(list(params.all()))
         write_json(ROOT / "metrics" / "report.json", report)
         atomic_write(ROOT / "metrics" / "report.md", lambda p: p.write_text(render_markdown(report)))
-        write_table(ROOT / "metrics" / "curves.csv", training_curves(list(params.experiments.image_classifier), ROOT))
+        classifiers = list(params.experiments.get("image_classifier", {}))
+        write_table(ROOT / "metrics" / "curves.csv", training_curves(classifiers, ROOT))
     print(f"report: {len(report['rows'])} rows -> metrics/report.md")
 
 

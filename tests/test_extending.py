@@ -121,8 +121,7 @@ def test_following_the_page_adds_an_experiment_and_a_kind(project):
     kind = apply(project, kind_part)
     assert variant == {"params.yaml": 11}, variant
     assert table_counts(text) == [[sum(variant.values())], list(kind.values())], (variant, kind)
-    assert list(kind) == ["src/reprozoo/tasks/least_squares.py", "src/reprozoo/config/params.py", "dvc.yaml",
-                          "params.yaml"]
+    assert list(kind) == ["src/reprozoo/tasks/least_squares.py", "dvc.yaml", "params.yaml"]
 
     result = check(["dvc", "repro"], project, timeout=1200)
     ran = set(re.findall(r"Running stage '([^']+)'", result.stdout))

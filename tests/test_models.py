@@ -11,6 +11,7 @@ from reprozoo.data.split import save_splits
 from reprozoo.config.errors import ReprozooError
 from reprozoo.models import MODELS, create_model, transfer
 from reprozoo.tasks.image_classifier import build
+from reprozoo.tasks import experiment
 
 MNIST_MANIFEST = {"image_shape": [1, 28, 28], "classes": [str(d) for d in range(10)]}
 MANIFESTS = {"mnist": MNIST_MANIFEST, "fashion_mnist": MNIST_MANIFEST,
@@ -63,7 +64,7 @@ def test_registered_model_forward_backward(name):
 
 
 def test_every_experiment_builds_and_trains_one_step(params, lenet_digits):
-    experiments = params.experiments.image_classifier
+    experiments = {name: experiment(params, name)[1] for name in params.experiments["image_classifier"]}
     assert any(p.model == "frozen_transfer" for p in experiments.values())  # the backbone fixture is used
     for name, p in experiments.items():
         manifest = MANIFESTS[p.dataset]
@@ -92,7 +93,7 @@ def test_missing_backbone_file_names_the_stage_that_makes_it(backbone_dir):
 
 
 def test_identity_init_of_recurrent_weights(params):
-    model = build(params.experiments.image_classifier["s000-rnn-mnist"], MNIST_MANIFEST)
+    model = build(experiment(params, "s000-rnn-mnist")[1], MNIST_MANIFEST)
     rnn = model.net.rnn
     assert rnn.num_layers == 3 and rnn.hidden_size == 150 and rnn.nonlinearity == "tanh"
     for layer in range(3):

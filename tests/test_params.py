@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from reprozoo import ROOT
 from reprozoo.config.errors import ReprozooError
-from reprozoo.config.params import ImageClassifier, Probe, parse_params, schema
+from reprozoo.config.params import parse_params, schema
+from reprozoo.tasks import experiment, image_classifier, kinds, probe
 
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
 MNIST_RNN = "experiments.image_classifier.s000-rnn-mnist"
@@ -35,7 +36,7 @@ def with_changes(changes: dict) -> dict:
 
 def error_lines(raw: dict) -> list[str]:
     with pytest.raises(ReprozooError) as err:
-        parse_params(raw)
+        parse_params(raw, kinds())
     return str(err.value).splitlines()
 
 
@@ -43,10 +44,10 @@ def test_real_params_load_by_kind_and_are_frozen(params):
     found = params.all()
     assert {kind for kind, _ in found.values()} == {"image_classifier", "linear_regression", "logistic_regression",
                                                      "tabular_mlp", "char_rnn", "names_gru", "sin_cos", "svd", "probe"}
-    kind, exp = params.experiment("s000-rnn-mnist")
-    assert kind == "image_classifier" and isinstance(exp, ImageClassifier)
+    task, exp = experiment(params, "s000-rnn-mnist")
+    assert task.kind == "image_classifier" and isinstance(exp, image_classifier.Params)
     assert exp.model_args["identity_init"] is True
-    assert isinstance(params.experiment("s000-rnn-activations")[1], Probe)
+    assert isinstance(experiment(params, "s000-rnn-activations")[1], probe.Params)
     assert params.datasets.names.source == "embedded" and "lenet-digits" in params.backbones
     assert set(params.spread.experiments) <= set(found)
     assert all(params.all()[n][0] == e.kind for n, e in params.spread.experiments.items())
@@ -77,8 +78,8 @@ def test_real_params_load_by_kind_and_are_frozen(params):
     ("runtime.threads", True, None, "True: allowed: a valid integer"),
     ("experiments.sin_cos.s003-rnn-regression.lrr", 0.1, None,
      "unknown key; allowed: reproduces, seed, deviation, hidden_size, time_step, windows, test_windows, lr"),
-    ("experiments.tpu", {}, None, "unknown key; allowed: image_classifier, linear_regression, logistic_regression, "
-                                  "tabular_mlp, char_rnn, names_gru, sin_cos, svd, probe"),
+    ("experiments.tpu", {}, None, "unknown key; allowed: char_rnn, image_classifier, linear_regression, "
+                                  "logistic_regression, names_gru, probe, sin_cos, svd, tabular_mlp"),
     # the cross-checks: names that must exist, shapes that must agree, names that must be unique
     (f"{MNIST_RNN}.dataset", "fashion_mnist", None, "'fashion_mnist' is not under datasets"),
     ("experiments.probe.s000-rnn-activations.of", "s002-linear-regression", None,
@@ -120,9 +121,9 @@ def test_a_local_source_needs_a_path(dataset, source):
 def test_an_integer_is_accepted_where_a_number_is_expected():
     p = parse_params(with_changes({f"{MNIST_RNN}.lr": 1, "experiments.linear_regression.s002-linear-regression."
                                                          "predict_at": 4}))
-    lr = p.experiment("s000-rnn-mnist")[1].lr
+    lr = experiment(p, "s000-rnn-mnist")[1].lr
     assert lr == 1.0 and isinstance(lr, float)
-    assert p.experiment("s002-linear-regression")[1].predict_at == 4.0
+    assert experiment(p, "s002-linear-regression")[1].predict_at == 4.0
 
 
 def test_several_bad_keys_give_one_line_each_and_nothing_else():
@@ -149,7 +150,7 @@ def test_fashion_mnist_is_one_entry_away_and_checks_its_source():
     entry = {"source": "system", "path": None, "val_fraction": 0.1, "seed": 0}
     raw = with_changes({"datasets.fashion_mnist": entry, "experiments.image_classifier.s002-mnist-fc.dataset":
                         "fashion_mnist"})
-    assert parse_params(raw).experiment("s002-mnist-fc")[1].dataset == "fashion_mnist"
+    assert experiment(parse_params(raw, kinds()), "s002-mnist-fc")[1].dataset == "fashion_mnist"
     raw["datasets"]["fashion_mnist"]["source"] = "embedded"
     assert error_lines(raw) == ["params.yaml: datasets.fashion_mnist.source: 'embedded': allowed: 'system', "
                                 "'torchvision' or 'path'"]
@@ -163,8 +164,8 @@ def test_stand_ins_are_the_offline_defaults_and_the_real_data_one_param_away(par
 
 
 def test_committed_schema_is_the_models_and_params_yaml_names_it():
-    assert (ROOT / "params.schema.json").read_text() == schema(), \
-        "params.schema.json is stale; run: python -m reprozoo.config.params --schema > params.schema.json"
+    assert (ROOT / "params.schema.json").read_text() == schema(kinds()), \
+        "params.schema.json is stale; run: python -m reprozoo.tasks --schema > params.schema.json"
     assert (ROOT / "params.yaml").read_text().splitlines()[0] == "# yaml-language-server: $schema=params.schema.json"
 
 
@@ -184,3 +185,13 @@ def test_a_stage_with_bad_params_prints_one_error_line_per_key_and_exits_2(tmp_p
     assert sorted(line.split(": ")[2] for line in lines) == [
         "experiments.sin_cos.s003-rnn-regression.lr", "experiments.sin_cos.s003-rnn-regression.windowz",
         "runtime.threads"]
+
+
+def test_a_stage_checks_its_own_experiment_by_its_kinds_model():
+    """Without the kinds, params.yaml is read by shape only; the stage that runs one experiment checks it."""
+    loose = parse_params(with_changes({f"{MNIST_RNN}.lr": "fast"}))
+    with pytest.raises(ReprozooError) as err:
+        experiment(loose, "s000-rnn-mnist")
+    assert str(err.value) == f"params.yaml: {MNIST_RNN}.lr: 'fast': allowed: a valid number"
+    assert error_lines(with_changes({"experiments.least_squares": {"x": {}}})) == [
+        "params.yaml: experiments.least_squares: unknown key; allowed: " + ", ".join(sorted(kinds()))]

@@ -43,7 +43,7 @@ def test_report_depends_on_every_experiments_metrics_and_record(params):
         if "metrics/${key}.json" in metrics:
             assert "results/${key}" in outs, stage
             writers.add(str(stage["foreach"]))
-    kinds = {k for k, v in params.experiments if v}
+    kinds = {k for k, v in params.experiments.items() if v}
     assert {f"${{experiments.{k}}}" for k in kinds} <= set(writers)
 
 
@@ -162,7 +162,7 @@ def test_mlflow_store_has_one_finished_complete_run_per_experiment(clone):
             assert all(r.info.status == "FINISHED" for r in seeded), name
         [top] = runs
         assert top.info.status == "FINISHED", name
-        assert top.data.params["experiment.reproduces"] == p.reproduces
+        assert top.data.params["experiment.reproduces"] == p["reproduces"]
         for tag in ("git_commit", "dvc_stage", "source", "data_sha256", "mlflow.source.git.commit"):
             assert top.data.tags.get(tag), (name, tag)
         if kind in ("image_classifier", "names_gru"):
@@ -180,10 +180,10 @@ def test_saved_models_load_with_pyfunc_and_score(clone, params):
     import numpy as np
     import torch
 
-    for name, p in params.experiments.image_classifier.items():
-        test = torch.load(clone / "data" / "splits" / p.dataset / "test.pt")
+    for name, p in params.experiments["image_classifier"].items():
+        test = torch.load(clone / "data" / "splits" / p["dataset"] / "test.pt")
         model = mlflow.pyfunc.load_model(str(clone / "models" / name))
-        manifest = json.loads((clone / "data" / "splits" / p.dataset / "manifest.json").read_text())
+        manifest = json.loads((clone / "data" / "splits" / p["dataset"] / "manifest.json").read_text())
         scores = model.predict(test["images"].float().div(255).numpy())
         assert scores.shape == (len(test["labels"]), len(manifest["classes"])), name
         assert scores.dtype == np.float32

@@ -205,11 +205,11 @@ def test_bad_params_stop_dvc_repro_with_one_line_and_lose_nothing(trained, key, 
 
 def test_a_typo_in_every_kind_is_one_line_each_and_touches_no_output(trained):
     """An unknown key in the first experiment of each kind of the registry: `dvc repro` names each one."""
-    from reprozoo.config.params import Experiments, load_params
+    from reprozoo.config.params import load_params
+    from reprozoo.tasks import kinds
 
     params = load_params(trained / "params.yaml")
-    keys = {kind: f"experiments.{kind}.{next(iter(getattr(params.experiments, kind)))}.lerning_rate"
-            for kind in Experiments.model_fields}
+    keys = {kind: f"experiments.{kind}.{next(iter(params.experiments[kind]))}.lerning_rate" for kind in kinds()}
     before = everything(trained)
     with params_changed(trained, {key: 0.1 for key in keys.values()}):
         result = run(["dvc", "repro"], trained)

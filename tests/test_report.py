@@ -21,7 +21,7 @@ from reprozoo.run.outputs import write_results
 from reprozoo.run.progress import Progress
 from reprozoo.report.curves import training_curves
 from reprozoo.report.report import README_END, README_START, build_report, render_markdown, update_readme
-from reprozoo.tasks import Data, Result
+from reprozoo.tasks import Data, Result, experiment
 
 IDS = {"mlflow_experiment_id": "3", "mlflow_run_id": "abcdef0123456789"}
 
@@ -32,7 +32,8 @@ def record(tmp_path, monkeypatch, params):
     monkeypatch.setattr("reprozoo.run.outputs.ROOT", tmp_path)
 
     def write(name, main, value, fidelity="full", source="pypi", deviation=None, spread=(), in_info=False):
-        kind, p = params.experiment(name)
+        task, p = experiment(params, name)
+        kind = task.kind
         if deviation:
             p = p.model_copy(update={"deviation": deviation})
         ctx = SimpleNamespace(name=name, kind=kind, params=p, history=[{"epoch": 3}], device="cpu")
@@ -201,7 +202,7 @@ def test_dvc_plots_draw_every_image_classifiers_training_curves(params):
              for name, spec in entry.items()}
     assert plots["loss"]["y"] == {"metrics/curves.csv": "train_loss"}
     assert plots["accuracy"]["y"] == {"metrics/curves.csv": "train_accuracy"}
-    names = list(params.experiments.image_classifier)
+    names = list(params.experiments["image_classifier"])
     assert [tuple(r) for r in csv.reader((ROOT / "metrics" / "curves.csv").open())] == training_curves(names, ROOT)
 
 

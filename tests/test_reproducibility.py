@@ -28,8 +28,9 @@ from reprozoo.config.params import load_params
 from reprozoo.run.runtime import configure, seed_everything
 from reprozoo.tasks.image_classifier import build
 from reprozoo.run.train import fit
+from reprozoo.tasks import experiment
 
-p = load_params().experiments.image_classifier["s003-lstm-mnist"]
+p = experiment(load_params(), "s003-lstm-mnist")[1]
 configure("cpu", 2, True)
 seed_everything(p.seed)
 parts = split_raw(from_embedded(), 0.0, 0.8, 0)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from reprozoo.data.names import encode_names, fetch_names, pick_surnames, read_pairs_csv, write_pairs_csv
 from reprozoo.config.errors import ReprozooError
-from reprozoo.tasks import TASKS, task_for
+from reprozoo.tasks import TASKS, experiment, task_for
 from reprozoo.tasks.char_rnn import SOURCE, build_char_model, encode, fit_char
 from reprozoo.tasks.image_classifier import build
 from reprozoo.tasks.linear_regression import LINEAR_X, LINEAR_Y, fit_handwritten, fit_linear
@@ -101,7 +101,7 @@ def test_embedded_picks_top_n_ascii_and_labels_by_best_rank():
 # ---- probes: the forward hook on the s000 RNN, the t-SNE picture's k-NN score ----
 
 def test_hook_captures_sequence_first_outputs(params):
-    p = params.experiments.image_classifier["s000-rnn-mnist"]
+    p = experiment(params, "s000-rnn-mnist")[1]
     model = build(p, {"image_shape": [1, 28, 28], "classes": list("0123456789")})
     images = torch.rand(5, 1, 28, 28)
     acts = capture_rnn_outputs(model, model.net.rnn, images)

@@ -17,6 +17,7 @@ from reprozoo.run.optim import make_optimizer
 from reprozoo.run.runtime import configure, seed_everything
 from reprozoo.tasks.image_classifier import build
 from reprozoo.run.train import fit
+from reprozoo.tasks import experiment
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def small_split():
 def train_small(params, name, split, device="cpu", epochs=2, fit_per_epoch=False, **options):
     """fit_per_epoch: one fit() call per epoch, each going on from the last (as a resumed run does)."""
     train, val, manifest = split
-    exp = params.experiments.image_classifier[name]
+    exp = experiment(params, name)[1]
     device = configure(device, params.runtime.threads, True)
     generator = seed_everything(exp.seed)
     model = build(exp, manifest).to(device)
@@ -58,7 +59,7 @@ def test_training_is_deterministic_on_cpu(params, small_split, name):
 def test_fit_without_a_validation_split_logs_training_curves_only(params, small_split):
     train, val, manifest = small_split
     none = {k: v[:0] for k, v in val.items()}  # the full MNIST's default: val_fraction 0
-    model = build(params.experiments.image_classifier["s003-cnn-mnist"], manifest)
+    model = build(experiment(params, "s003-cnn-mnist")[1], manifest)
     rows = fit(model, train, none, make_optimizer("sgd", model.parameters(), 0.01, {}), "cross_entropy", 2, 100,
                seed_everything(0), torch.device("cpu"))
     assert [set(r) for r in rows] == [{"epoch", "train_loss", "train_accuracy", "seconds"}] * 2
@@ -97,7 +98,7 @@ def test_cpu_optimizers_are_foreach_and_step_exactly_like_the_default(name):
 
 
 def test_diverging_loss_is_a_clear_error(params, small_split):
-    exp = params.experiments.image_classifier["s003-cnn-mnist"]
+    exp = experiment(params, "s003-cnn-mnist")[1]
     train, val, manifest = small_split
     model = build(exp, manifest)
     with torch.no_grad():

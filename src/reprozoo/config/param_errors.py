@@ -26,12 +26,12 @@ def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     return node if isinstance(node, type) and issubclass(node, BaseModel) else None
 
 
-def describe(err: ValidationError, root: type[BaseModel]) -> list[str]:
-    """One line per problem: the key path, the value and what is allowed."""
+def describe(err: ValidationError, root: type[BaseModel], at: str = "") -> list[str]:
+    """One line per problem: the key path (under `at`, where root sits in params.yaml), the value, what is allowed."""
     lines = []
     for e in err.errors():
         loc = tuple(str(k) for k in e["loc"])
-        where = ".".join(loc)
+        where = ".".join(([at] if at else []) + list(loc))
         if e["type"] == "extra_forbidden":
             model = _model_at(root, loc[:-1])
             allowed = ", ".join(model.model_fields) if model else "none"

@@ -1,20 +1,22 @@
 """params.yaml as frozen pydantic models that reject what they do not know.
 
-Every experiment sits under `experiments.<kind>.<name>`; the kind names the task that runs it
-(reprozoo.tasks). A bad key, type, range or name is one line naming the key path, the value and
-what is allowed, and every bad key is reported at once, before any work. `params.schema.json`
-(for editors) is generated from these models: `python -m reprozoo.config.params --schema`.
+Every experiment sits under `experiments.<kind>.<name>`; the kind names the task that runs it, and
+the task's module (reprozoo/tasks/<kind>.py) declares its params model, a subclass of `Experiment`.
+Read here, an experiment is the mapping params.yaml gives; `parse_params(raw, kinds)` checks the whole file
+with every kind's model (the check-params stage, before any work) and `typed` checks one experiment
+(the stage that runs it). A bad key, type, range or name is one line naming the key path, the value
+and what is allowed, every bad key at once. `params.schema.json` (for editors) comes from the same
+models: `python -m reprozoo.tasks --schema`.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from reprozoo import ROOT
 from reprozoo.config.catalogue import CATALOGUE
@@ -99,93 +101,6 @@ class Experiment(Strict):
     deviation: Optional[str] = None  # how this run departs from the seed's recipe; null: it follows it
 
 
-class ImageClassifier(Experiment):
-    dataset: Literal["mnist", "fashion_mnist", "cifar10", "cats_dogs"]
-    model: str  # a name in reprozoo.models' registry, checked when the model is built
-    model_args: dict = {}
-    optimizer: Optimizer
-    optimizer_args: dict = {}  # momentum, weight_decay: passed as given
-    lr: Positive
-    batch_size: Count
-    epochs: Count
-    loss: Literal["cross_entropy", "nll"] = "cross_entropy"  # nll: the net ends in LogSoftmax
-    mean: Optional[list[float]] = None  # the seed's Normalize after ToTensor; null: none
-    std: Optional[list[float]] = None
-    permute_pixels: bool = False  # seed 004: one fixed permutation from `seed`, kept inside the model
-
-
-class LinearRegression(Experiment):
-    optimizers: Annotated[list[Optimizer], Field(min_length=1)]  # one nested MLflow run each
-    lr: Positive = 0.01
-    epochs: Count = 1000
-    predict_at: float = 4.0
-    handwritten_lr: Positive = 0.001  # the seed's hand-written descent on w . [x, x^2, 1]
-    handwritten_epochs: Count = 1000
-
-
-class LogisticRegression(Experiment):
-    lr: Positive = 0.01
-    epochs: Count = 500
-
-
-class TabularMlp(Experiment):
-    hidden: Annotated[list[Count], Field(min_length=1)]
-    activations: list[Literal["relu", "sigmoid", "tanh"]]  # one per hidden layer
-    optimizer: Optimizer = "sgd"
-    lr: Positive = 0.05
-    optimizer_args: dict = {}
-    epochs: Count = 10000
-    val_fraction: Fraction = 0.2
-    test_fraction: Fraction = 0.2
-    standardise: bool = True
-
-    @model_validator(mode="after")
-    def _one_activation_per_layer(self):
-        if len(self.activations) != len(self.hidden):
-            raise ValueError(f"activations: {len(self.activations)} given; allowed: one per hidden layer "
-                             f"({len(self.hidden)})")
-        return self
-
-
-class CharRnn(Experiment):
-    model: Literal["cell", "rnn", "embedding"]
-    hidden_size: Count = 4
-    num_layers: Count = 1
-    embedding_dim: Count = 10  # model: embedding only
-    optimizer: Optimizer = "sgd"
-    lr: Positive = 0.1
-    epochs: Count = 15
-
-
-class NamesGru(Experiment):
-    hidden_size: Count = 100  # also the embedding width, as in the seed
-    num_layers: Count = 2
-    bidirectional: bool = False
-    batch_size: Count = 256
-    optimizer: Optimizer = "sgd"
-    lr: Positive = 0.1
-    epochs: Count = 200
-
-
-class SinCos(Experiment):
-    hidden_size: Count = 32
-    time_step: Count = 10  # samples per window of pi
-    windows: Count = 100  # training windows, one optimizer step each
-    test_windows: Count = 20  # the windows after them, never trained on
-    lr: Positive = 0.02
-
-
-class Svd(Experiment):
-    image: Literal["china.jpg", "flower.jpg"] = "china.jpg"  # scikit-learn's sample photos
-    ranks: Annotated[list[Count], Field(min_length=1)] = [60, 120]
-
-
-class Probe(Experiment):
-    method: Literal["activations", "tsne"]  # seed 000's forward hook; seed 003's t-SNE picture
-    of: str  # the image_classifier experiment whose trained model is probed
-    samples: Count = 128  # activations: the first test batch; tsne: a seeded mix of test images
-
-
 class Backbone(Strict):
     """A net pretrained by its own stage, loaded (frozen) by a transfer model, as timm loads weights."""
     dataset: Literal["mnist", "cifar10"]
@@ -211,68 +126,79 @@ class Spread(Strict):
         return self.seeds[:self.experiments[name].runs - 1]
 
 
-class Experiments(Strict):
-    image_classifier: dict[str, ImageClassifier] = {}
-    linear_regression: dict[str, LinearRegression] = {}
-    logistic_regression: dict[str, LogisticRegression] = {}
-    tabular_mlp: dict[str, TabularMlp] = {}
-    char_rnn: dict[str, CharRnn] = {}
-    names_gru: dict[str, NamesGru] = {}
-    sin_cos: dict[str, SinCos] = {}
-    svd: dict[str, Svd] = {}
-    probe: dict[str, Probe] = {}
+class _Open(Strict):
+    model_config = ConfigDict(extra="allow")  # a stage's view: the kinds it does not run are not its to check
 
 
 class Params(Strict):
     runtime: Runtime = Runtime()
     datasets: Datasets = Datasets()
     backbones: dict[str, Backbone] = {}
-    experiments: Experiments = Experiments()
+    experiments: dict[str, dict[str, dict]] = {}  # kind -> name -> its mapping, checked by the kind's model
     spread: Spread = Spread()
 
-    def all(self) -> dict[str, tuple[str, Experiment]]:
-        """Every experiment by name: (kind, its params)."""
-        return {name: (kind, p) for kind in Experiments.model_fields
-                for name, p in getattr(self.experiments, kind).items()}
+    def all(self) -> dict[str, tuple[str, dict]]:
+        """Every experiment by name: (kind, its mapping)."""
+        return {name: (kind, p) for kind, entries in self.experiments.items() for name, p in entries.items()}
 
-    def experiment(self, name: str) -> tuple[str, Experiment]:
-        """One experiment's kind and params, or an error listing the known names."""
+    def experiment(self, name: str) -> tuple[str, dict]:
+        """One experiment's kind and mapping, or an error listing the known names."""
         found = self.all()
         if name not in found:
             raise ReprozooError(f"experiment {name!r} is not in params.yaml; known: {', '.join(found)}")
         return found[name]
 
-def parse_params(raw: Any) -> Params:
-    """Check a params mapping as a whole; every problem is one line of the error."""
+
+def with_kinds(kinds: dict[str, type[Experiment]], partial: bool = False) -> type[Params]:
+    """Params with `experiments` checked by each kind's model: check-params and the schema give every kind;
+    a stage gives its own (partial: the other kinds' entries are left to check-params)."""
+    def titled(kind: str, model: type[Experiment]) -> type[Experiment]:  # each kind's own name in the schema
+        return create_model("".join(word.title() for word in kind.split("_")), __base__=model)
+
+    fields: Any = {kind: (dict[str, titled(kind, model)], {}) for kind, model in sorted(kinds.items())}
+    experiments = create_model("Experiments", __base__=_Open if partial else Strict, **fields)
+    return create_model("Params", __base__=Params, experiments=(experiments, experiments()))
+
+
+def parse_params(raw: Any, kinds: dict[str, type[Experiment]] | None = None, partial: bool = False) -> Params:
+    """Check a params mapping as a whole (experiments by the kinds' models, when given); each problem one line."""
     raw = raw if raw is not None else {}
     problems = [f"params.yaml: {line}" for line in references(raw)] if isinstance(raw, dict) else []
+    root = with_kinds(kinds, partial) if kinds is not None else Params
     try:
-        params = Params.model_validate(raw)
+        root.model_validate(raw)
     except ValidationError as err:
-        problems = describe(err, Params) + problems
+        problems = describe(err, root) + problems
     if problems:
         raise ReprozooError("\n".join(problems))
-    return params
+    return Params.model_validate(raw)
 
 
-def load_params(path: Path | None = None) -> Params:
-    """Read and check params.yaml (the repository's, unless a path is given)."""
+def typed(model: type[Experiment], kind: str, name: str, raw: dict) -> Experiment:
+    """One experiment checked by its kind's model; problems named by their key path in params.yaml."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        where = f"experiments.{kind}.{name}"
+        raise ReprozooError("\n".join(describe(err, model, where))) from None
+
+
+def read_params(path: Path | None = None) -> Any:
+    """params.yaml's mapping, unchecked (the repository's, unless a path is given)."""
     path = path or ROOT / "params.yaml"
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ReprozooError(f"{path}: not found; the project's params.yaml is at the repository root") from None
     except yaml.YAMLError as err:
         raise ReprozooError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
-    return parse_params(raw)
 
 
-def schema() -> str:
+def load_params(path: Path | None = None, kinds: dict[str, type[Experiment]] | None = None) -> Params:
+    """Read and check params.yaml; experiments by the kinds' models when given, else by shape only."""
+    return parse_params(read_params(path), kinds)
+
+
+def schema(kinds: dict[str, type[Experiment]]) -> str:
     """The JSON schema of params.yaml, as committed in params.schema.json."""
-    return json.dumps(Params.model_json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-if __name__ == "__main__":  # python -m reprozoo.config.params --schema > params.schema.json
-    if sys.argv[1:] != ["--schema"]:
-        sys.exit("usage: python -m reprozoo.config.params --schema")
-    sys.stdout.write(schema())
+    return json.dumps(with_kinds(kinds).model_json_schema(), indent=2, sort_keys=True) + "\n"

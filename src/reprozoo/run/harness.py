@@ -15,10 +15,9 @@ from reprozoo.run import checkpoint
 from reprozoo.data.files import read_json, write_json
 from reprozoo.config.errors import Interrupted, ReprozooError
 from reprozoo.run.outputs import machine, number, write_history, write_results
-from reprozoo.config.params import load_params
 from reprozoo.run.runlog import RunLog
 from reprozoo.run.runtime import configure, seed_everything
-from reprozoo.tasks import Context, Task, task_for
+from reprozoo.tasks import Context, Task, load_experiment
 from reprozoo.run.timing import spend
 
 PHASES = ("train", "evaluate", "all", "spread")
@@ -32,9 +31,8 @@ def stage_name(task: Task, name: str, phase: str) -> str:
 
 def run(name: str, phase: str = "all") -> None:
     """Run one phase of experiment `name` as params.yaml describes it (spread: once per extra seed)."""
-    params = load_params()
-    kind, p = params.experiment(name)
-    task = task_for(kind)
+    params, task, p = load_experiment(name)
+    kind = task.kind
     allowed = ("train", "evaluate") if task.separate_evaluate else ("all",)
     if phase == "spread":
         if name not in params.spread.experiments:

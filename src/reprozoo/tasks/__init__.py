@@ -5,17 +5,26 @@ and returns a Result (numbers, a few strings and tables, figures). It reports pr
 the Context the harness hands it (`ctx.log_epoch(row)`); reprozoo.run.harness does the rest: seeding,
 the MLflow run, checkpoints, and writing every output whole.
 
+    class Params(Experiment):                # its params: experiments.sin_cos.<name> in params.yaml
+        hidden_size: Count = 32
+
     @register
     class SinCos(Task):
         kind = "sin_cos"
+        params_model = Params
         def load(self, ctx): ...             # -> Data: what it trains on, with its checksum
         def train(self, ctx, data): ...      # optional: fit, keep what evaluate needs
         def evaluate(self, ctx, data): ...   # -> Result
+
+One name runs through it: the module tasks/<kind>.py, `kind`, the key experiments.<kind> of params.yaml
+(checked by `params_model`), and the stage group `<kind with hyphens>@<name>` in dvc.yaml (an image
+classifier has two: `train@<name>`, `evaluate@<name>`).
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +33,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 from reprozoo import ROOT
 from reprozoo.data.split import load_split
 from reprozoo.config.errors import ReprozooError
+from reprozoo.config.params import Experiment, Params, parse_params, read_params, typed
 from reprozoo.run import saved_model
 
 TASKS: dict[str, type[Task]] = {}  # kind -> Task class, filled as tasks/<kind>.py modules are imported
@@ -120,6 +130,7 @@ class Task:
     """One kind of experiment. Subclasses set `kind` and implement load and evaluate (and train)."""
 
     kind: ClassVar[str]
+    params_model: ClassVar[type[Experiment]]  # what experiments.<kind>.<name> may say (config.params.Experiment)
     # True: `train` and `evaluate` are separate DVC stages and train keeps a model in ctx.model_dir.
     separate_evaluate: ClassVar[bool] = False
     # True: nets of a few hundred weights, trained on one CPU thread (a GPU or a second thread only adds
@@ -151,3 +162,29 @@ def task_for(kind: str) -> Task:
             raise
         raise ReprozooError(f"kind {kind!r} has no task module reprozoo/tasks/{kind}.py") from None
     return TASKS[kind]()
+
+
+def experiment(params: Params, name: str) -> tuple[Task, Any]:
+    """Experiment `name`'s task and its params, checked by the kind's model."""
+    kind, raw = params.experiment(name)
+    task = task_for(kind)
+    return task, typed(task.params_model, kind, name, raw)
+
+
+def load_experiment(name: str) -> tuple[Params, Task, Any]:
+    """params.yaml for the stage that runs `name`: checked whole, its experiment by its kind's model."""
+    raw = read_params()
+    entries = raw.get("experiments") if isinstance(raw, dict) else None
+    kind = next((k for k, e in (entries if isinstance(entries, dict) else {}).items()
+                 if isinstance(e, dict) and name in e), None)
+    if kind is None:  # the file's own problems, else the names it knows
+        parse_params(raw).experiment(name)
+    task = task_for(kind)
+    params = parse_params(raw, {kind: task.params_model}, partial=True)
+    return params, task, typed(task.params_model, kind, name, params.experiments[kind][name])
+
+
+def kinds() -> dict[str, type[Experiment]]:
+    """Every kind's params model, each tasks/<kind>.py imported: for check-params and the schema."""
+    names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    return {kind: type(task_for(kind)).params_model for kind in names}

@@ -7,7 +7,7 @@ The figure is how many of the five letters the trained model gets right (the see
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Literal, TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -15,10 +15,23 @@ from torch import nn
 
 from reprozoo.data.files import sha256_tensors
 from reprozoo.run.optim import make_optimizer
+from reprozoo.config.params import Count, Experiment, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register
+
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
     from matplotlib.figure import Figure
+
+
+class Params(Experiment):
+    model: Literal["cell", "rnn", "embedding"]
+    hidden_size: Count = 4
+    num_layers: Count = 1
+    embedding_dim: Count = 10  # model: embedding only
+    optimizer: Optimizer = "sgd"
+    lr: Positive = 0.1
+    epochs: Count = 15
+
 
 VOCAB = ["e", "h", "l", "o"]  # the seed's index order
 SOURCE, TARGET = "hello", "ohlol"
@@ -133,6 +146,7 @@ class CharRnnTask(Task):
     """Seed 002's hello -> ohlol with one of its three models."""
 
     kind = "char_rnn"
+    params_model = Params
     tiny = True
 
     def load(self, ctx: Context) -> Data:

@@ -10,20 +10,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal, Optional
 
 import torch
 
 from reprozoo import ROOT
-
 from reprozoo.run import checkpoint, distributed, saved_model
 from reprozoo.run.figures import (confusion_counts, confusion_figure, confusion_rows, misclassified_figure,
                                   per_class_accuracy)
 from reprozoo.models import create_model
 from reprozoo.models.wrap import ImageClassifier, pixel_permutation
-from reprozoo.config.params import ImageClassifier as Params
+from reprozoo.config.params import Count, Experiment, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
 from reprozoo.run.optim import make_optimizer
 from reprozoo.run.train import LOSSES, as_input, fit, predict, score
+
+
+class Params(Experiment):
+    dataset: Literal["mnist", "fashion_mnist", "cifar10", "cats_dogs"]
+    model: str  # a name in reprozoo.models' registry, checked when the model is built
+    model_args: dict = {}
+    optimizer: Optimizer
+    optimizer_args: dict = {}  # momentum, weight_decay: passed as given
+    lr: Positive
+    batch_size: Count
+    epochs: Count
+    loss: Literal["cross_entropy", "nll"] = "cross_entropy"  # nll: the net ends in LogSoftmax
+    mean: Optional[list[float]] = None  # the seed's Normalize after ToTensor; null: none
+    std: Optional[list[float]] = None
+    permute_pixels: bool = False  # seed 004: one fixed permutation from `seed`, kept inside the model
 
 
 def build(p: Params, manifest: dict) -> ImageClassifier:
@@ -65,6 +80,7 @@ def load_trained(model_dir: Path, p: Params, manifest: dict) -> ImageClassifier:
 @register
 class ImageClassifierTask(Task):
     kind = "image_classifier"
+    params_model = Params
     separate_evaluate = True
 
     def load(self, ctx: Context) -> Data:

@@ -8,19 +8,31 @@ process spends seconds importing torch and MLflow. Each optimizer still gets its
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Annotated, TYPE_CHECKING
 
+from pydantic import Field
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from reprozoo.data.files import sha256_tensors
 from reprozoo.run.optim import make_optimizer
-from reprozoo.config.params import LinearRegression as Params
+from reprozoo.config.params import Count, Experiment, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register
+
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
     from matplotlib.figure import Figure
+
+
+class Params(Experiment):
+    optimizers: Annotated[list[Optimizer], Field(min_length=1)]  # one nested MLflow run each
+    lr: Positive = 0.01
+    epochs: Count = 1000
+    predict_at: float = 4.0
+    handwritten_lr: Positive = 0.001  # the seed's hand-written descent on w . [x, x^2, 1]
+    handwritten_epochs: Count = 1000
+
 
 # The seed's data: three points of y = 2x.
 LINEAR_X = torch.tensor([[1.0], [2.0], [3.0]])
@@ -108,6 +120,7 @@ class LinearRegressionTask(Task):
     """Seed 002's y = 2x under each optimizer, then the hand-written descent."""
 
     kind = "linear_regression"
+    params_model = Params
     tiny = True
 
     def load(self, ctx: Context) -> Data:

@@ -13,10 +13,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from reprozoo.data.files import sha256_tensors
+from reprozoo.config.params import Count, Experiment, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register
+
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
     from matplotlib.figure import Figure
+
+
+class Params(Experiment):
+    lr: Positive = 0.01
+    epochs: Count = 500
+
 
 # The seed's three points: x = 1, 2, 3; only x = 3 is class 1.
 LINEAR_X = torch.tensor([[1.0], [2.0], [3.0]])
@@ -67,6 +75,7 @@ class LogisticRegressionTask(Task):
     """Seed 002's logistic regression on three points."""
 
     kind = "logistic_regression"
+    params_model = Params
     tiny = True
 
     def load(self, ctx: Context) -> Data:

@@ -18,9 +18,20 @@ from reprozoo.data.names import encode_names, to_ascii
 from reprozoo.config.errors import ReprozooError
 from reprozoo.run import saved_model
 from reprozoo.run.figures import confusion_counts, confusion_rows, per_class_accuracy
+from reprozoo.config.params import Count, Experiment, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
 from reprozoo.run.optim import make_optimizer
 from reprozoo.run.train import batch_indices
+
+
+class Params(Experiment):
+    hidden_size: Count = 100  # also the embedding width, as in the seed
+    num_layers: Count = 2
+    bidirectional: bool = False
+    batch_size: Count = 256
+    optimizer: Optimizer = "sgd"
+    lr: Positive = 0.1
+    epochs: Count = 200
 
 ASCII = 128
 WIDTH = 32  # letters: the saved model takes names padded to this width (torch.export fixes the length)
@@ -117,6 +128,7 @@ def figure(name: str, history: list[dict], counts, classes: list[str], accuracy:
 @register
 class NamesGruTask(Task):
     kind = "names_gru"
+    params_model = Params
     tiny = True
 
     def load(self, ctx: Context) -> Data:

@@ -7,13 +7,22 @@ in 2-D by scikit-learn's t-SNE with the seed's settings.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
 from reprozoo.data.files import read_json
 from reprozoo.run.figures import last_layer_features, tsne_2d, tsne_figure
-from reprozoo.tasks import Context, Data, Result, Task, register, split_data
+from reprozoo.config.params import Count, Experiment
+from reprozoo.tasks import Context, Data, Result, Task, experiment, register, split_data
 from reprozoo.tasks.image_classifier import load_trained
+
+
+class Params(Experiment):
+    method: Literal["activations", "tsne"]  # seed 000's forward hook; seed 003's t-SNE picture
+    of: str  # the image_classifier experiment whose trained model is probed
+    samples: Count = 128  # activations: the first test batch; tsne: a seeded mix of test images
 
 
 class SaveFeatures:
@@ -99,10 +108,11 @@ def tsne(ctx: Context, model: nn.Module, images: torch.Tensor, labels: torch.Ten
 @register
 class ProbeTask(Task):
     kind = "probe"
+    params_model = Params
     tiny = True
 
     def load(self, ctx: Context) -> Data:
-        trained = ctx.project.experiments.image_classifier[ctx.params.of]
+        _, trained = experiment(ctx.project, ctx.params.of)
         data = split_data(trained.dataset)
         data.parts["trained"] = trained
         return data

@@ -15,7 +15,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from reprozoo.data.files import sha256_tensors
+from reprozoo.config.params import Count, Experiment, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register
+
+
+class Params(Experiment):
+    hidden_size: Count = 32
+    time_step: Count = 10  # samples per window of pi
+    windows: Count = 100  # training windows, one optimizer step each
+    test_windows: Count = 20  # the windows after them, never trained on
+    lr: Positive = 0.02
 
 
 def window(step: int, time_step: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
@@ -79,6 +88,7 @@ def figure(rows: list[dict], name: str, test_windows: int, test_mse: float):
 @register
 class SinCosTask(Task):
     kind = "sin_cos"
+    params_model = Params
     tiny = True
 
     def load(self, ctx: Context) -> Data:

@@ -8,15 +8,23 @@ near-lossless at k = 120).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Annotated, Literal, TYPE_CHECKING
 
+from pydantic import Field
 import numpy as np
 
 from reprozoo.data.files import sha256_tensors
+from reprozoo.config.params import Count, Experiment
 from reprozoo.tasks import Context, Data, Result, Task, register
+
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
     from matplotlib.figure import Figure
+
+
+class Params(Experiment):
+    image: Literal["china.jpg", "flower.jpg"] = "china.jpg"  # scikit-learn's sample photos
+    ranks: Annotated[list[Count], Field(min_length=1)] = [60, 120]
 
 
 def load_sample_image(name: str) -> np.ndarray:
@@ -82,6 +90,7 @@ class SvdTask(Task):
     """Seed 004's truncated-SVD compression of one photo; nothing trains."""
 
     kind = "svd"
+    params_model = Params
     # numpy on the CPU: no torch kernel for the determinism switch to guard (its import alone is ~3 s),
     # and no GPU to name in run.json's device.
     tiny = True

@@ -7,8 +7,9 @@ one class for every tumour: the figure says so, beside the majority class's accu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Annotated, Callable, Literal, TYPE_CHECKING
 
+from pydantic import Field, model_validator
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,11 +17,32 @@ from torch import nn
 from reprozoo.data.files import sha256_tensors
 from reprozoo.data.split import stratified_indices
 from reprozoo.run.optim import make_optimizer
-from reprozoo.config.params import TabularMlp as Params
+from reprozoo.config.params import Count, Experiment, Fraction, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register
+
 
 if TYPE_CHECKING:  # matplotlib is imported only when a figure is drawn
     from matplotlib.figure import Figure
+
+
+class Params(Experiment):
+    hidden: Annotated[list[Count], Field(min_length=1)]
+    activations: list[Literal["relu", "sigmoid", "tanh"]]  # one per hidden layer
+    optimizer: Optimizer = "sgd"
+    lr: Positive = 0.05
+    optimizer_args: dict = {}
+    epochs: Count = 10000
+    val_fraction: Fraction = 0.2
+    test_fraction: Fraction = 0.2
+    standardise: bool = True
+
+    @model_validator(mode="after")
+    def _one_activation_per_layer(self):
+        if len(self.activations) != len(self.hidden):
+            raise ValueError(f"activations: {len(self.activations)} given; allowed: one per hidden layer "
+                             f"({len(self.hidden)})")
+        return self
+
 
 ACTIVATION_MODULES = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -135,6 +157,7 @@ class TabularMlpTask(Task):
     """Seed 002's deep MLP on the breast-cancer data."""
 
     kind = "tabular_mlp"
+    params_model = Params
     tiny = True  # the 8x-slower-on-2-threads net: matrices of a few hundred numbers
 
     def load(self, ctx: Context) -> Data:
