@@ -167,7 +167,7 @@ def test_mlflow_store_has_one_finished_complete_run_per_experiment(clone):
             assert top.data.tags.get(tag), (name, tag)
         if kind in ("image_classifier", "names_gru"):
             history = client.get_metric_history(top.info.run_id, "train_loss")
-            assert [m.step for m in history] == list(range(1, p.epochs + 1)), name
+            assert [m.step for m in history] == list(range(1, p["epochs"] + 1)), name
             assert client.search_logged_models([experiment.experiment_id]), name
         if kind == "image_classifier":
             assert top.data.tags["dvc_stage"] == f"train@{name}"
