@@ -102,6 +102,15 @@ def train(task: Task, ctx: Context, data, log: RunLog, evaluate: bool) -> None:
                     "to resume")
         log.end("KILLED")
         raise Interrupted(sig.signum, f"{ctx.name}: stopped by {sig}; MLflow run {log.run_id} KILLED{note}") from None
+    except ReprozooError as err:  # a store, a server or a disk: what was trained is kept
+        try:
+            log.end("FAILED")
+        except ReprozooError:
+            pass  # the store that failed refuses this too: the rerun resumes into the run all the same
+        if log.main and log.snapshot is not None:
+            raise ReprozooError(f"{err}; the checkpoint after epoch {len(log.snapshot['history'])} is kept in "
+                                f"{path}: rerun to resume there") from None
+        raise
     except BaseException:
         log.end("FAILED")
         raise

@@ -1,6 +1,6 @@
 """Which process owns a RUNNING MLflow run, so a run whose process died is found, not guessed.
 
-A run started here is tagged with its host, pid and the process's start time (the kernel's, so a
+A run started here is tagged with its host (name and boot id), pid and the process's start time (the kernel's, so a
 reused pid is not mistaken for the owner). When a stage starts, a RUNNING run of the same stage and
 params whose owner on this host is gone (kill -9, the OOM killer, a power cut) is ended KILLED with
 a tag saying why, unless the stage resumes into it. A run owned by a live process, such as a
@@ -13,7 +13,15 @@ import os
 import socket
 from typing import Any
 
-HOST, PID, START = "reprozoo.owner_host", "reprozoo.owner_pid", "reprozoo.owner_start"
+HOST, BOOT, PID, START = "reprozoo.owner_host", "reprozoo.owner_boot", "reprozoo.owner_pid", "reprozoo.owner_start"
+
+
+def boot_id() -> str:
+    """This boot of this machine: two machines of a team may share a hostname (containers, cloned VMs)."""
+    try:
+        return open("/proc/sys/kernel/random/boot_id").read().strip()
+    except OSError:
+        return ""
 
 
 def start_time(pid: int) -> str | None:
@@ -27,13 +35,15 @@ def start_time(pid: int) -> str | None:
 
 def owner_tags() -> dict[str, str]:
     """This process, as the owner of the runs it starts."""
-    return {HOST: socket.gethostname(), PID: str(os.getpid()), START: start_time(os.getpid()) or ""}
+    return {HOST: socket.gethostname(), BOOT: boot_id(), PID: str(os.getpid()), START: start_time(os.getpid()) or ""}
 
 
 def owner_alive(tags: dict[str, str]) -> bool | None:
     """True if the run's owner still runs, False if it is gone, None if that cannot be told from here."""
     if tags.get(HOST) != socket.gethostname() or not tags.get(PID, "").isdigit():
-        return None
+        return None  # another machine's run (a team's server holds every member's): never judged from here
+    if BOOT in tags and tags[BOOT] != boot_id():
+        return None  # the same name, another machine (or this one before a reboot: then the sweep cannot tell)
     return start_time(int(tags[PID])) == tags.get(START) and bool(tags.get(START))
 
 

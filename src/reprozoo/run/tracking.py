@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import logging
 import os
@@ -38,6 +39,8 @@ logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 # How long SQLite waits for another process's write lock (queued experiments share mlflow.db).
 SQLITE_TIMEOUT_S = 60
+# How long a call waits for a tracking server that went away (a restart takes seconds) before failing.
+SERVER_WAIT_S = 120
 # MLflow 3's UI opens an experiment on its GenAI overview (traces) unless the experiment says it holds
 # model training, which is what every experiment here is: then it opens on the training runs.
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
@@ -76,6 +79,26 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
         raise ReprozooError(f"MLFLOW_TRACKING_URI={redact(uri)}: no MLflow server answers ({reason}); start one "
                             "(mlflow server --host 127.0.0.1 --port PORT) or unset MLFLOW_TRACKING_URI to log "
                             "to mlflow.db") from None
+    # /health needs no login; a team server (docs/team.md) asks every other request for one.
+    request = urllib.request.Request(uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1")
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user or password:
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    try:
+        urllib.request.urlopen(request, timeout=timeout).close()
+    except urllib.error.HTTPError as err:
+        if err.code in (401, 403):
+            raise ReprozooError(credentials_fault(uri, err.code)) from None
+
+
+def credentials_fault(uri: str, code: int | str) -> str:
+    """One line naming the variables a client of a basic-auth server sets."""
+    who = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if not who:
+        return (f"MLFLOW_TRACKING_USERNAME: not set, and the MLflow server at {redact(uri)} asks for a user "
+                f"({code}); set it and MLFLOW_TRACKING_PASSWORD (docs/team.md)")
+    return (f"MLFLOW_TRACKING_USERNAME={who} / MLFLOW_TRACKING_PASSWORD: the MLflow server at {redact(uri)} "
+            f"refused them ({code}); check both with whoever runs the server (docs/team.md)")
 
 
 def is_locked_error(err: BaseException) -> bool:
@@ -85,23 +108,40 @@ def is_locked_error(err: BaseException) -> bool:
 
 
 def with_retries(call: Callable[..., T], *args: Any, attempts: int = 8, **kwargs: Any) -> T:
-    """Call an MLflow function, retrying with jittered backoff while SQLite reports a lock.
+    """Call an MLflow function, retrying with jittered backoff while SQLite reports a lock, and for up to
+    SERVER_WAIT_S while a tracking server refuses connections (restarted, or its database restarting).
 
     The SQLite busy timeout covers most waits, but a transaction that must upgrade from
     reading to writing gets SQLITE_BUSY at once, and MLflow does not retry it.
     """
-    for attempt in range(attempts):
+    attempt, deadline = 0, None
+    while True:
         try:
             return call(*args, **kwargs)
         except Exception as err:
-            if is_locked_error(err) and attempt < attempts - 1:
+            attempt += 1
+            if is_locked_error(err) and attempt < attempts:
                 time.sleep(min(8.0, 0.25 * 2 ** attempt) * (0.5 + random.random()))
                 continue
+            # A refused connection never reached the server; a dropped one may have, and the store drops a metric
+            # logged twice with the same key, step, time and value (params and tags are set, not added).
+            if is_server_down(err):
+                deadline = deadline or time.monotonic() + float(os.environ.get("REPROZOO_SERVER_WAIT_S", SERVER_WAIT_S))
+                if time.monotonic() < deadline:
+                    time.sleep(2)
+                    continue
             fault = store_fault(err)
             if fault:
                 raise ReprozooError(fault) from None
             raise
-    raise AssertionError("unreachable")
+
+
+def is_server_down(err: BaseException) -> bool:
+    """A tracking server that refuses or drops connections, or answers 502/503 (a restart, a proxy before it)."""
+    text = str(err).lower()
+    return tracking_uri().startswith("http") and any(
+        sign in text for sign in ("connection refused", "failed to establish a new connection",
+                                  "remotedisconnected", "connection aborted", "error code 503", "error code 502"))
 
 
 def store_fault(err: BaseException) -> str | None:
@@ -119,7 +159,16 @@ def store_fault(err: BaseException) -> str | None:
     if is_locked_error(err):
         return (f"{where}: the MLflow store stayed locked by another process through every retry; "
                 "wait for it (dvc queue status) and rerun")
+    denied = re.search(r"(?:error code|status code|status) (401|403)", text)
+    if denied:
+        return credentials_fault(tracking_uri(), denied[1])
+    if is_server_down(err):
+        return (f"MLFLOW_TRACKING_URI={uri}: the MLflow server stopped answering; when it is back, rerun: "
+                "a training resumes into the same run from its last epoch's checkpoint")
     status = re.search(r"(?:error code|status code|status|too many) (5\d\d)", text)
+    if status and "artifact" in text:  # the server stores artifacts in S3 (or GCS...) for its clients
+        return (f"MLFLOW_TRACKING_URI={uri}: the MLflow server could not store an artifact ({status[1]}); its "
+                "artifact store (S3?) is unreachable or refused it: see the server's log")
     if status:
         return f"MLFLOW_TRACKING_URI={uri}: the MLflow server answered {status[1]}; check its log, then rerun"
     return None
