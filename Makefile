@@ -15,7 +15,7 @@ test: GOMP_SPINCOUNT := $(if $(filter environment command,$(origin GOMP_SPINCOUN
 endif
 
 .PHONY: install repro test test-fast ui serve chromium bench check-reproduction kernels clean-venv gpu-wheelhouse \
-	pictures device-sim
+	pictures device-sim team-server
 
 install: $(STAMP)
 
@@ -60,12 +60,22 @@ ui: install
 pictures: install chromium
 	python -m reprozoo.report.pictures
 
+# A team's tracking server (docs/team.md): PostgreSQL kept under TEAM_DIR, artifacts in the S3 bucket
+# REPROZOO_TEAM_ARTIFACTS names, MLflow's basic auth, on 127.0.0.1:TEAM_PORT; foreground, Ctrl-C stops it.
+# TEAM_ARGS=--moto starts a local, in-memory S3 for a trial. PostgreSQL runs as the postgres user when
+# make runs as root: TEAM_DIR's parents must let that user in (/srv does, /root does not).
+TEAM_DIR ?= $(CURDIR)/.team-server
+TEAM_PORT ?= 5050
+team-server: install
+	python -m reprozoo.team.server $(TEAM_DIR) --port $(TEAM_PORT) $(TEAM_ARGS)
+
 # Serve an experiment's registered champion (models:/reprozoo-<EXP>@champion, set once it is evaluated)
-# from the project's store, on loopback: make serve EXP=s003-cnn-mnist, then POST to /invocations.
+# from the project's store, or MLFLOW_TRACKING_URI's server when set, on loopback:
+# make serve EXP=s003-cnn-mnist, then POST to /invocations.
 SERVE_PORT ?= 5001
 serve: install
 	@test -n "$(EXP)" || { echo "usage: make serve EXP=<experiment> (one of params.yaml's experiments)" >&2; exit 2; }
-	MLFLOW_TRACKING_URI=$(UI_STORE) mlflow models serve -m "models:/reprozoo-$(EXP)@champion" --env-manager local \
+	MLFLOW_TRACKING_URI=$(or $(MLFLOW_TRACKING_URI),$(UI_STORE)) mlflow models serve -m "models:/reprozoo-$(EXP)@champion" --env-manager local \
 		-h 127.0.0.1 -p $(SERVE_PORT) -w 1
 
 # Re-derive every experiment in a fresh clone of HEAD (nothing cached) and hold each figure to the
