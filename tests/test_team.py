@@ -128,6 +128,22 @@ def s3_keys(server, prefix: str) -> list[str]:
     return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
 
+def test_a_first_start_without_the_admin_password_is_one_line_and_leaves_nothing_running(tmp_path):
+    folder = Path(tempfile.mkdtemp(prefix="rzt-", dir="/tmp"))
+    folder.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    try:
+        result = subprocess.run([sys.executable, "-m", "reprozoo.team.server", str(folder / "srv"), "--moto",
+                                 "--port", str(free_port())], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=300)
+        left = processes_naming(str(folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "MLFLOW_AUTH_ADMIN_PASSWORD" in lines[0], result.stderr
+    assert not left, left
+
+
 def test_a_stage_logs_nested_runs_to_the_team_server(server, project):
     """One run per optimizer, nested under the stage's run, as in mlflow.db (test_machines_models_... checks
     the per-epoch metrics, models, datasets and aliases of the image classifiers)."""

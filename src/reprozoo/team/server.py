@@ -185,14 +185,10 @@ def start_mlflow(folder: Path, db: str, auth_db: str, artifacts: str, host: str,
     ini.write_text(AUTH_INI.format(db=auth_db, admin=os.environ.get("MLFLOW_AUTH_ADMIN_USERNAME", "admin")))
     env = {**os.environ, **QUIET, **extra_env, "MLFLOW_AUTH_CONFIG_PATH": str(ini)}
     env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", secret_key(folder))
-    if not env.get("MLFLOW_AUTH_ADMIN_PASSWORD") and not (folder / "admin-set").exists():
-        raise ReprozooError("MLFLOW_AUTH_ADMIN_PASSWORD: not set; the first start creates the admin user with it "
-                            "(export MLFLOW_AUTH_ADMIN_PASSWORD=..., then add members: docs/team.md)")
     log = folder / "mlflow.log"
     proc = spawn(mlflow_command(db, artifacts, host, port, workers, allowed_hosts), log, env)
     wait_until(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/health", proc,
-               "the MLflow server", log)
-    (folder / "admin-set").touch()
+               "the MLflow server", log)  # no admin password at the first start: MLflow's line names it
     return proc
 
 
