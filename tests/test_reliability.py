@@ -382,6 +382,48 @@ def test_sqlite_lock_errors_are_retried_and_others_are_not():
     assert len(calls) == 4  # a different error is raised at once
 
 
+def test_a_server_answering_503_is_waited_for_then_one_line(monkeypatch):
+    """MLflow's server answers 503 while its PostgreSQL restarts: the client waits (the team test's restart
+    hit this in CI once), and a server that stays away ends in one line after REPROZOO_SERVER_WAIT_S."""
+    import http.server
+    import threading
+
+    from mlflow.tracking import MlflowClient
+
+    from reprozoo.config.errors import ReprozooError
+    from reprozoo.run.tracking import with_retries
+
+    back_at = [time.monotonic() + 4]
+
+    class Restarting(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            up = time.monotonic() > back_at[0]
+            self.send_response(200 if up else 503)
+            self.end_headers()
+            self.wfile.write(b"{}" if up else b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "db"}')
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Restarting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("REPROZOO_SERVER_WAIT_S", "30")
+    try:
+        started = time.monotonic()
+        assert with_retries(MlflowClient(uri).search_experiments) == []
+        assert time.monotonic() - started >= 4
+        back_at[0] = float("inf")
+        monkeypatch.setenv("REPROZOO_SERVER_WAIT_S", "3")
+        with pytest.raises(ReprozooError, match="the MLflow server stopped answering"):
+            with_retries(MlflowClient(uri).search_experiments)
+    finally:
+        server.shutdown()
+
+
 def test_credentials_never_reach_messages():
     from reprozoo.run.tracking import redact
 

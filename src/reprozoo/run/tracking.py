@@ -137,11 +137,13 @@ def with_retries(call: Callable[..., T], *args: Any, attempts: int = 8, **kwargs
 
 
 def is_server_down(err: BaseException) -> bool:
-    """A tracking server that refuses or drops connections, or answers 502/503 (a restart, a proxy before it)."""
+    """A tracking server that refuses or drops connections, or answers 502/503: a restart, a proxy before it, or
+    its database restarting (MLflow answers 503 TEMPORARILY_UNAVAILABLE while PostgreSQL is away)."""
     text = str(err).lower()
-    return tracking_uri().startswith("http") and any(
+    return tracking_uri().startswith("http") and (any(
         sign in text for sign in ("connection refused", "failed to establish a new connection",
-                                  "remotedisconnected", "connection aborted", "error code 503", "error code 502"))
+                                  "remotedisconnected", "connection aborted"))
+        or re.search(r"(?:error code|status code|too many) 50[23]\b", text) is not None)
 
 
 def store_fault(err: BaseException) -> str | None:
