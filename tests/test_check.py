@@ -121,3 +121,43 @@ def test_the_command_prints_the_table_and_exits_1_on_a_breach(tmp_path):
     assert result.returncode == 1, result.stderr
     assert "BREACH" in result.stdout and "1 breach(es)" in result.stdout
     assert "judged by route: identical (a): 3;" in result.stdout
+
+
+def test_a_figure_no_training_moves_may_differ_by_float_precision_only(tmp_path, monkeypatch):
+    """y's kind trains nothing (the SVD's): its continuous figures get 1e-3 of their size, not the loss rule;
+    x's figures that training moves keep their spread."""
+    import reprozoo.check
+
+    monkeypatch.setattr(reprozoo.check, "untrained", lambda: {"x": ("test_samples",), "y": None})
+    y = {"psnr_db": 27.0, "energy_kept": 0.99, "windows": 3}
+    committed = tree(tmp_path / "a", FIGURES, other=y)
+    near = tree(tmp_path / "b", FIGURES, {}, other={**y, "psnr_db": 27.02, "energy_kept": 0.9899})
+    assert verdicts(compare(near, committed), "y") == {
+        "data_sha256": ("exact everywhere", True), "psnr_db": ("float precision (b)", True),
+        "energy_kept": ("float precision (b)", True), "windows": ("exact everywhere", True)}
+    far = tree(tmp_path / "c", FIGURES, {}, other={**y, "psnr_db": 27.03, "energy_kept": 0.985})
+    v = verdicts(compare(far, committed), "y")
+    assert v["psnr_db"] == ("float precision (b)", False) and v["energy_kept"] == ("float precision (b)", False)
+    assert verdicts(compare(far, committed))["test_loss"] == ("3 sd of the measured spread (b)", True)
+
+
+def test_a_data_figure_of_a_trained_experiment_may_differ_by_float_precision_only(tmp_path, monkeypatch):
+    """A chance level or a class share (a task's data_figures) is no accuracy of a trained net."""
+    import reprozoo.check
+
+    monkeypatch.setattr(reprozoo.check, "untrained", lambda: {"x": ("chance_accuracy",)})
+    figures = {**FIGURES, "chance_accuracy": 0.0625}
+    committed = tree(tmp_path / "a", figures)
+    v = verdicts(compare(tree(tmp_path / "b", {**figures, "chance_accuracy": 0.0626}, {}), committed))
+    assert v["chance_accuracy"] == ("float precision (b)", False) and v["test_accuracy"] == ("3 sampling sd (b)", True)
+
+
+def test_every_tolerance_over_a_fifth_of_its_figure_is_named_with_its_reason(tmp_path):
+    """x's loss may move by 3 x 0.03 = 0.09 (30 % of 0.3); y's accuracy by 3 x sqrt(0.25 / 200) = 0.106 (21 %)."""
+    y = {"test_accuracy": 0.5, "test_samples": 200}
+    rows = compare(tree(tmp_path / "b", FIGURES, {}, other=y), tree(tmp_path / "a", FIGURES, other=y))
+    text = render(rows)
+    assert "tolerances over 20% of their figure (2), and why:" in text
+    assert "x test_loss: 0.09 of 0.3; training seeds were measured to move it that much" in text
+    assert "y test_accuracy: 0.106066 of 0.5; its test set's sampling noise" in text
+    assert "x test_accuracy" not in text.split("and why:")[1]  # 0.0285 of 0.9: 3 %

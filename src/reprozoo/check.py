@@ -8,11 +8,14 @@ The contract (docs/reproducibility.md):
       - a figure with a spread measured over training seeds (params.yaml `spread`): 3 sd of it;
       - an accuracy (a share of n test items): 3 x the larger of that sd and the sampling sd
         sqrt(p(1-p)/n) of its own test set (Jordan, "Calibrated Chaos", ICLR 2024);
-      - any other continuous figure without a spread: 3 x r x its size, r being the largest relative sd
-        (sd / mean) of a test loss measured over seeds in the committed report.
+      - a figure computed from the data without training (the SVD's, a chance level: its task's
+        `data_figures`, or `trains = False`): float precision, 1e-3 of its size;
+      - any other continuous figure of a trained model without a spread: 3 x r x its size, r being the
+        largest relative sd (sd / mean) of a test loss measured over seeds in the committed report.
 Integer figures (counts, epochs) and the data are exact everywhere, but for a count that training seeds
 were measured to move (char RNNs' chars_right), which takes 3 sd of its spread. Wall-clock figures
-(train_seconds) are never judged; any other figure left unjudged is an error.
+(train_seconds) are never judged; any other figure left unjudged is an error. Every tolerance wider than
+20 % of its figure is listed with its reason under the table.
 
     python -m reprozoo.check            # clone HEAD into a temp folder, `dvc repro` there, compare
     python -m reprozoo.check --derived DIR   # compare a tree someone already re-derived
@@ -37,7 +40,12 @@ from reprozoo.report.kernels import agree, read_fingerprint
 WALL_CLOCK = ("train_seconds",)
 SAME_RUN = ("threads", "torch")  # what run.json's `machine` must share for (a), besides the fingerprint
 ROUTES = ("identical (a)", "exact everywhere", "3 sd of the measured spread (b)", "3 sampling sd (b)",
-          "3 x the loss rule (b)", "not judged (wall clock)", "not judged")
+          "3 x the loss rule (b)", "not judged (wall clock)", "not judged", "float precision (b)")
+FLOAT_PRECISION = 1e-3  # relative: what another CPU's or a GPU's sums may move an untrained figure by
+WIDE = 0.2  # a tolerance over this share of its figure is listed with its reason
+REASONS = {ROUTES[2]: "training seeds were measured to move it that much (params.yaml spread)",
+           ROUTES[3]: "its test set's sampling noise, sqrt(p(1-p)/n), exceeds its measured spread",
+           ROUTES[4]: "a trained figure without a measured spread: the loss rule (3 x r x its size)"}
 ACCURACY_LIKE = ("test_precision", "test_recall", "test_predicted_positive_fraction")
 
 
@@ -60,11 +68,14 @@ def sampling_sd(key: str, value: float, metrics: dict) -> float | None:
     return math.sqrt(p * (1 - p) / n)
 
 
-def tolerance(key: str, value, metrics: dict, spread: dict | None, r: float | None) -> tuple[str, float | None]:
+def tolerance(key: str, value, metrics: dict, spread: dict | None, r: float | None,
+              trained: bool = True) -> tuple[str, float | None]:
     """(route, allowed absolute difference) of one figure under (b); allowed None: exact."""
     sd = spread.get("sd") if spread else None
     if isinstance(value, int) and not isinstance(value, bool):  # a count: exact, unless training seeds move it
         return (ROUTES[2], 3 * sd) if sd else (ROUTES[1], None)
+    if not trained:  # no training moves it: only the order of float sums may differ
+        return ROUTES[7], FLOAT_PRECISION * abs(value)
     binomial = sampling_sd(key, value, metrics)
     if binomial is not None:
         if sd and sd > binomial:
@@ -76,6 +87,17 @@ def tolerance(key: str, value, metrics: dict, spread: dict | None, r: float | No
         return ROUTES[6], None
     scale = abs(metrics["std"]) if key == "mean" and "std" in metrics else abs(value)  # a mean near 0: its spread
     return ROUTES[4], 3 * r * scale
+
+
+def untrained() -> dict[str, tuple[str, ...] | None]:
+    """experiment -> the figures no training moves (its task's `data_figures`), None where nothing trains."""
+    from reprozoo.config.params import read_params
+    from reprozoo.tasks import task_for
+
+    kinds = read_params().get("experiments") or {}
+    tasks = {kind: task_for(kind) for kind in kinds}
+    return {name: tasks[kind].data_figures if tasks[kind].trains else None
+            for kind, entries in kinds.items() for name in entries or {}}
 
 
 def exact_contract(committed: dict, derived: dict, kernels_agree: bool) -> bool:
@@ -106,6 +128,7 @@ def compare(derived: Path, committed: Path | None = None) -> list[dict]:
     kernels_agree = mine_k.exists() and theirs_k.exists() and agree(read_fingerprint(mine_k, "dvc repro kernels"),
                                                                      read_fingerprint(theirs_k, "dvc repro kernels"))
     committed_runs = {row["experiment"]: row for row in report["rows"] if row.get("experiment")}
+    from_data = untrained()
     rows = []
     for name in sorted(committed_runs):
         mine = read_json(committed / "metrics" / f"{name}.json", f"git checkout metrics/{name}.json")
@@ -128,13 +151,14 @@ def compare(derived: Path, committed: Path | None = None) -> list[dict]:
             elif exact:
                 row.update(allowed="identical (a)", route=ROUTES[0], ok=a == b)
             else:
-                route, limit = tolerance(key, a, mine, spreads.get(key), r)
+                moved = name not in from_data or (from_data[name] is not None and key not in from_data[name])
+                route, limit = tolerance(key, a, mine, spreads.get(key), r, moved)
                 if route == ROUTES[6]:
                     row.update(allowed="not judged: no tolerance", route=route, ok=False)
                 elif limit is None:
                     row.update(allowed="identical", route=route, ok=a == b)
                 else:
-                    row.update(allowed=f"{limit:.4g} ({route})", route=route, ok=abs(b - a) <= limit)
+                    row.update(allowed=f"{limit:.4g} ({route})", route=route, ok=abs(b - a) <= limit, limit=limit)
             rows.append(row)
     return rows
 
@@ -153,6 +177,11 @@ def render(rows: list[dict]) -> str:
     lines.append(f"{len(rows)} figures of {len({r['experiment'] for r in rows})} experiments; {breaches} breach(es)")
     lines.append("judged by route: " + "; ".join(f"{route}: {sum(r['route'] == route for r in rows)}"
                                                   for route in ROUTES))
+    wide = [r for r in rows if r.get("limit") is not None and r["limit"] > WIDE * abs(r["committed"])]
+    if wide:
+        lines.append(f"tolerances over {WIDE:.0%} of their figure ({len(wide)}), and why:")
+        lines += [f"  {r['experiment']} {r['figure']}: {cell(r['limit'])} of {cell(r['committed'])}; "
+                  f"{REASONS.get(r['route'], r['route'])}" for r in wide]
     return "\n".join(lines)
 
 

@@ -136,6 +136,11 @@ class Task:
     # True: nets of a few hundred weights, trained on one CPU thread (a GPU or a second thread only adds
     # latency), without torch's deterministic-algorithms switch, which guards kernels they never use.
     tiny: ClassVar[bool] = False
+    # Figures computed from the data alone, which no training moves (a class share, a chance level); with
+    # trains = False, every figure (the SVD's). Under route (b) of the contract such a figure may differ by
+    # float precision only, not by a spread (reprozoo.check).
+    data_figures: ClassVar[tuple[str, ...]] = ()
+    trains: ClassVar[bool] = True
 
     def load(self, ctx: Context) -> Data:
         raise NotImplementedError

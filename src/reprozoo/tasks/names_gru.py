@@ -128,6 +128,7 @@ def figure(name: str, history: list[dict], counts, classes: list[str], accuracy:
 @register
 class NamesGruTask(Task):
     kind = "names_gru"
+    data_figures = ("chance_accuracy",)  # from the test labels alone
     params_model = Params
     tiny = True
 

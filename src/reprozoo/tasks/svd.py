@@ -94,6 +94,7 @@ class SvdTask(Task):
     # numpy on the CPU: no torch kernel for the determinism switch to guard (its import alone is ~3 s),
     # and no GPU to name in run.json's device.
     tiny = True
+    trains = False
 
     def load(self, ctx: Context) -> Data:
         import sklearn
