@@ -36,11 +36,12 @@ def test_a_fingerprint_repeats_and_names_every_probe_the_committed_one_has(pinne
 
 
 def test_another_mkl_branch_changes_the_matrix_probes_and_the_verdict(pinned, tmp_path):
-    """MKL's vendor-neutral branch: the products change bits, ATen's own elementwise kernels do not."""
+    """MKL's vendor-neutral branch: a large product changes bits on any CPU (which other probes change
+    depends on the vendor: on an Intel Xeon the elementwise, GRU, RNN and Adam probes too)."""
     compatible = fingerprint(tmp_path, "compatible", REPROZOO_CPU_ISA="compatible")
     assert compatible["settings"]["MKL_CBWR"] == "COMPATIBLE"
     diff = differing(pinned, compatible)
-    assert "mm 1024x1024@1024x1024" in diff and "elementwise exp/tanh/sigmoid/relu 1e5" not in diff
+    assert "mm 1024x1024@1024x1024" in diff  # summed with fused multiply-adds in one branch, not in the other
     assert not agree(pinned, compatible) and not families(diff)["every recipe"]
     text = render(pinned, compatible, ("pinned", "compatible"))
     assert "DIFFERS mm 1024x1024@1024x1024" in text and "route (b)" in text
@@ -60,3 +61,25 @@ def test_comparing_a_file_of_another_format_is_one_line(tmp_path):
                            str(ROOT / "metrics" / "kernels.json")], capture_output=True, text=True)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert f"{other}: not a fingerprint" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_make_kernels_compares_this_cpu_with_each_other_cpu_measured():
+    """docs/fingerprints/ holds an Intel Xeon's fingerprints (under the default and under compatible) and an AMD
+    Zen 4's under compatible; against the committed AMD one, Intel's default differs in MKL's products and
+    vector maths, as measured there."""
+    from reprozoo.report.kernels import other_cpus
+
+    committed = json.loads((ROOT / "metrics" / "kernels.json").read_text())
+    lines = other_cpus(committed)
+    assert [line.split()[0] for line in lines] == ["amd-epyc-zen4-compatible.json", "intel-xeon-avx2.json",
+                                                   "intel-xeon-compatible.json"]
+    assert lines[1].endswith("16 of 19 probes the same; differ: adam 3 steps; elementwise exp/tanh/sigmoid/relu 1e5; "
+                             "mm 64x784@784x10")
+
+
+def test_an_unknown_kernel_setting_is_one_line_naming_the_allowed_ones():
+    env = {**os.environ, "REPROZOO_CPU_ISA": "avx512"}
+    done = subprocess.run([sys.executable, "-c", "import reprozoo"], env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("error: REPROZOO_CPU_ISA='avx512' is not one of avx2, compatible, native "
+                                   "(docs/reproducibility.md); unset it for the default, avx2")

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from reprozoo import ROOT
+from reprozoo.check import committed_tree
 from reprozoo.report.pictures import RECORD, expected
 from workspace import check
 
@@ -28,9 +29,12 @@ def shown_pictures() -> set[str]:
     return found
 
 
-def test_pictures_show_the_current_outputs():
+def test_pictures_show_the_current_outputs(tmp_path):
+    """The record matches the working tree's outputs or HEAD's: a `make repro` on a CPU whose kernels differ
+    rewrites metrics/ within route (b) but leaves the committed pictures, which show the committed run."""
     recorded = json.loads((ROOT / RECORD).read_text())
-    assert recorded == expected(ROOT), "a picture is older than what it shows; run: make pictures"
+    if recorded != expected(ROOT):
+        assert recorded == expected(committed_tree(tmp_path)), "a picture is older than what it shows; run: make pictures"
 
 
 def test_every_picture_shown_is_made_by_make_pictures():

@@ -25,15 +25,22 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # stages draw figures headless
 # convolutions and RNNs, and MKL's BLAS with its conditional numerical reproducibility mode. AVX2 is the
 # floor every x86-64 CPU of the last decade has. Pinning cost 3-11 % of an epoch (docs/reproducibility.md).
 # MKL honours its AVX2 branch on Intel CPUs only; elsewhere it takes its own AMD path, the same on every
-# AMD CPU measured (kernel fingerprints, reprozoo.report.kernels) but not Intel's bits. REPROZOO_CPU_ISA=compatible
-# takes MKL's vendor-neutral SSE2 branch instead (up to 1.8x slower CNN training here);
-# REPROZOO_CPU_ISA=native leaves the host's choice (faster, not portable).
+# AMD CPU measured (kernel fingerprints, reprozoo.report.kernels) but not Intel's bits.
+# REPROZOO_CPU_ISA=compatible takes MKL's vendor-neutral SSE2 branch instead: it gave an Intel Xeon and
+# this project's AMD machines the same bits for the recipes that only MKL and ATen compute, but not for
+# the oneDNN convolutions and LSTMs nor the sin/cos RNN, and trained s000 1.7-2.1x slower, so it is not
+# the default (docs/reproducibility.md). REPROZOO_CPU_ISA=native leaves the host's choice (faster, not
+# portable).
 # numpy's and scipy's OpenBLAS (scikit-learn's t-SNE and PCA, the SVD) picks its kernels by CPU too: on
 # an AVX-512 Zen 4 its SkylakeX kernels gave the t-SNE probe's kNN accuracy 0.926 where the committed run
 # (a Zen 3, Haswell kernels) gave 0.928; pinned to Haswell the Zen 4 gives the committed bits.
 CPU_PINS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2,STRICT",
             "MKL_ENABLE_INSTRUCTIONS": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}
-CPU_ISA = os.environ.get("REPROZOO_CPU_ISA", "avx2")
+CPU_ISAS = ("avx2", "compatible", "native")
+CPU_ISA = os.environ.get("REPROZOO_CPU_ISA") or "avx2"
+if CPU_ISA not in CPU_ISAS:
+    raise SystemExit(f"error: REPROZOO_CPU_ISA={CPU_ISA!r} is not one of {', '.join(CPU_ISAS)} "
+                     "(docs/reproducibility.md); unset it for the default, avx2")
 if CPU_ISA != "native":
     os.environ.update(CPU_PINS)
 if CPU_ISA == "compatible":

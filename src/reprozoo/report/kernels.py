@@ -24,6 +24,8 @@ from reprozoo.data.files import read_json, write_json
 from reprozoo.config.errors import ReprozooError, run_main
 
 COMMITTED = ROOT / "metrics" / "kernels.json"
+# Fingerprints measured on other CPUs (docs/reproducibility.md): `make kernels` compares this one with each
+OTHER_CPUS = ROOT / "docs" / "fingerprints"
 # Which probes each recipe family trains with; a recipe's verdict is that all of its probes agree.
 FAMILIES = {
     "every recipe": ("mm", "sum", "log_softmax", "elementwise", "adam"),
@@ -150,6 +152,18 @@ def render(a: dict, b: dict, names: tuple[str, str]) -> str:
     return "\n".join(lines)
 
 
+def other_cpus(mine: dict) -> list[str]:
+    """One line per fingerprint in docs/fingerprints/: how many of the probes both ran give the same bits."""
+    lines = []
+    for path in sorted(OTHER_CPUS.glob("*.json")):
+        other = read_fingerprint(path, f"git checkout {path.relative_to(ROOT)}")
+        both = set(mine["probes"]) & set(other["probes"])
+        diff = sorted(k for k in both if mine["probes"][k] != other["probes"][k])
+        lines.append(f"  {path.name} ({other['machine'].get('cpu')}, MKL_CBWR={other['settings'].get('MKL_CBWR')}): "
+                     f"{len(both) - len(diff)} of {len(both)} probes the same" + (f"; differ: {'; '.join(diff)}" if diff else ""))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="This CPU's kernel fingerprint against the committed run's.")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two saved fingerprints")
@@ -171,6 +185,7 @@ def main() -> None:
         return
     committed = read_fingerprint(COMMITTED, "git checkout metrics/kernels.json")
     print(render(mine, committed, ("this machine", str(COMMITTED.relative_to(ROOT)))))
+    print("\n".join(["", "Other CPUs (docs/fingerprints/), each under its own MKL_CBWR:", *other_cpus(mine)]))
     sys.exit(0 if agree(mine, committed) else 1)
 
 
