@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from reprozoo import ROOT
 from workspace import check, env_for, make_project, mlflow_runs, run, set_params
 
 pytestmark = pytest.mark.slow  # real stages and pipelines, minutes
@@ -284,6 +286,16 @@ def test_unreachable_tracking_server_fails_fast_with_one_line(project):
     assert time.monotonic() - start < 60
 
 
+def queue_done(project: Path, limit_s: int = 900) -> str:
+    """`dvc queue status` once nothing is queued or running (or after `limit_s`)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        status = check(["dvc", "queue", "status"], project).stdout
+        if ("Queued" not in status and "Running" not in status) or time.monotonic() > deadline:
+            return status
+        time.sleep(3)
+
+
 QUEUED = {  # four experiments of four kinds, each with one param changed: (stage, param, value)
     "s003-lstm-mnist": ("train@s003-lstm-mnist", f"{IC}.s003-lstm-mnist.lr", 0.02),
     "s002-char-rnn-cell": ("char-rnn@s002-char-rnn-cell", "experiments.char_rnn.s002-char-rnn-cell.lr", 0.2),
@@ -298,12 +310,7 @@ def test_queued_experiments_run_in_parallel_into_the_one_store(project):
     for stage, param, value in QUEUED.values():
         check(["dvc", "exp", "run", "--queue", stage, "-S", f"{param}={value}"], project)
     check(["dvc", "queue", "start", "-j", "4"], project)
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        status = check(["dvc", "queue", "status"], project).stdout
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(3)
+    status = queue_done(project)
     assert status.count("Success") == 4, status
     for name, (stage, param, value) in QUEUED.items():
         runs = [r for r in mlflow_runs(project, name) if r.info.run_id not in before[name]]
@@ -314,6 +321,28 @@ def test_queued_experiments_run_in_parallel_into_the_one_store(project):
         assert run_.data.tags.get("dvc_exp_baseline_rev"), name  # the commit the DVC experiment started from
     assert not list((project / ".dvc" / "tmp").rglob("mlflow.db"))  # no store left in a temp copy
     assert not (project / "models" / "s003-lstm-mnist").exists()  # each wrote its outputs in its own workspace
+
+
+def test_the_readme_sweep_trains_once_per_setting_and_runs_no_spread(project):
+    """The README's sweep command, its settings swapped for two learning rates of NAME (whose spread retrains
+    it with 3 more seeds): two training runs, each scored, no spread run, and `dvc exp show` has both."""
+    from test_readme import readme_commands
+
+    [sweep] = [c for c in readme_commands((ROOT / "README.md").read_text()) if c.startswith("dvc exp run --queue")]
+    words = shlex.split(sweep)
+    command = [w for i, w in enumerate(words) if w != "-S" and (i == 0 or words[i - 1] != "-S")]
+    assert command == ["dvc", "exp", "run", "--queue", f"evaluate@{NAME}"], sweep
+    before = {r.info.run_id for r in mlflow_runs(project, NAME, spread=True)}
+    check([*command, "-S", f"{IC}.{NAME}.lr=0.0007,0.0013"], project)
+    check(["dvc", "queue", "start", "-j", "1"], project)
+    status = queue_done(project)
+    assert "Failed" not in status, status
+    new = [r for r in mlflow_runs(project, NAME, spread=True) if r.info.run_id not in before]
+    assert not [r for r in new if "reprozoo.spread_seed" in r.data.tags], "a sweep ran a spread seed"
+    assert sorted(float(r.data.params["experiment.lr"]) for r in new) == [0.0007, 0.0013]
+    assert all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in new)
+    shown = check(["dvc", "exp", "show", "--csv"], project).stdout
+    assert "0.0007" in shown and "0.0013" in shown and "test_accuracy" in shown
 
 
 def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_path):

@@ -245,3 +245,28 @@ def test_progress_of_a_resumed_run_starts_at_its_first_reported_epoch():
     progress.epoch_done({**ROW, "epoch": 3})  # epochs 1-2 came from the checkpoint
     progress.close()
     assert "cnn:  60%" in err.getvalue() and "3/5" in err.getvalue() and "4/5" not in err.getvalue()
+
+
+def test_a_spread_measured_under_another_recipe_is_not_compared(record, tmp_path):
+    """A sweep that names its evaluate stage leaves dvc.lock's spread entry with the old params: the row shows no
+    spread and no verdict, and names the command that measures the right one. Agreeing entries change nothing."""
+    names = [record("s000-rnn-mnist", "test_accuracy", 0.9741, spread=(0.9725, 0.9733)),
+             record("s001-lstm-mnist", "test_accuracy", 0.9630, spread=(0.961, 0.964))]
+    key = "experiments.image_classifier.{}"
+    lock = {"stages": {
+        "train@s000-rnn-mnist": {"params": {"params.yaml": {key.format("s000-rnn-mnist"): {"lr": 0.002}}}},
+        "evaluate@s000-rnn-mnist": {"params": {"params.yaml": {key.format("s000-rnn-mnist"): {"lr": 0.002}}}},
+        "spread@s000-rnn-mnist": {"params": {"params.yaml": {key.format("s000-rnn-mnist"): {"lr": 0.001},
+                                                             "spread.seeds": [101, 102]}}},
+        "train@s001-lstm-mnist": {"params": {"params.yaml": {key.format("s001-lstm-mnist"): {"lr": 0.01}}}},
+        "spread@s001-lstm-mnist": {"params": {"params.yaml": {key.format("s001-lstm-mnist"): {"lr": 0.01}}}}}}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    swept, kept = rows(build_report(names, tmp_path))["s000-rnn-mnist"], rows(build_report(names, tmp_path))["s001-lstm-mnist"]
+    assert (swept["spread"], swept["figure_spreads"], swept["verdict"], swept["seeds"]) == (None, {}, None, [])
+    assert swept["spread_note"] == ("its spread was measured under another recipe; measure this one: "
+                                    "dvc repro spread@s000-rnn-mnist")
+    assert kept["spread"]["n"] == 3 and "spread_note" not in kept
+    md = render_markdown(build_report(names, tmp_path))
+    assert "| test_accuracy 0.9741 |" in md_row(md, "s000-rnn-mnist")
+    assert "- s000-rnn-mnist: its spread was measured under another recipe; measure this one: dvc repro " \
+           "spread@s000-rnn-mnist." in md

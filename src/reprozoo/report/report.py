@@ -61,6 +61,23 @@ def spread_runs(name: str, root: Path) -> dict[int, dict]:
     return {int(seed): figures for seed, figures in runs.items()}
 
 
+def other_recipe_spreads(root: Path) -> set[str]:
+    """The experiments whose spread dvc.lock records under other params than the experiment's own stages: a
+    sweep that names its evaluate stage (README) retrains the experiment but leaves its spread as it was."""
+    import yaml
+
+    lock = root / "dvc.lock"
+    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages") or {} if lock.exists() else {}
+    recipes: dict[str, dict[str, list]] = {}  # experiment -> {"spread" | "own": [its params as each stage ran]}
+    for stage, entry in stages.items():
+        for key, value in ((entry.get("params") or {}).get("params.yaml") or {}).items():
+            if key.startswith("experiments.") and key.count(".") >= 2:
+                side = "spread" if stage.startswith("spread@") else "own"
+                recipes.setdefault(key.split(".", 2)[2], {}).setdefault(side, []).append(value)
+    return {name for name, sides in recipes.items()
+            if any(own != spread for own in sides.get("own", []) for spread in sides.get("spread", []))}
+
+
 def spread(values: list[float]) -> dict:
     """mean, sample sd and n of a figure over training seeds, and the 95 % interval in which a further run
     is expected to land (Student's t prediction interval: mean ± t(0.975, n-1) · sd · sqrt(1 + 1/n))."""
@@ -91,15 +108,15 @@ def comparability(run: dict, entry) -> str:
     return f"partly: {deviation}" if deviation else "yes"
 
 
-def row(name: str, found: dict, root: Path) -> dict:
-    """One experiment's row."""
+def row(name: str, found: dict, root: Path, other_recipe: bool = False) -> dict:
+    """One experiment's row; `other_recipe`: its spread was measured under other params, so none is shown."""
     m, run = found["metrics"], found["run"]
     entry = CATALOGUE[run["reproduces"]]
     main = run["main_metric"]
     ours = m.get(main, run.get("info", {}).get(main))
     comparable = comparability(run, entry)
     numeric = isinstance(ours, (int, float)) and not isinstance(ours, bool)
-    runs = spread_runs(name, root)
+    runs = {} if other_recipe else spread_runs(name, root)
     own = run["params"].get("seed", 0)
     spreads = figure_spreads(own, m, runs)
     s = spreads.get(main) if numeric else None
@@ -127,12 +144,14 @@ def row(name: str, found: dict, root: Path) -> dict:
         "mlflow_url": (f"{UI_URL}/#/experiments/{run['mlflow_experiment_id']}/runs/{run['mlflow_run_id']}?{UI_VIEW}"
                        if run.get("mlflow_run_id") and run.get("mlflow_experiment_id") else None),
         "model": run.get("info", {}).get("model"), "permute_pixels": run.get("info", {}).get("permute_pixels"),
-    }
+    } | ({"spread_note": f"its spread was measured under another recipe; measure this one: dvc repro spread@{name}"}
+         if other_recipe else {})
 
 
 def build_report(experiments: list[str], root: Path = ROOT) -> dict:
     """Rows for every catalogue id: its experiments' figures, or 'not yet reproduced'."""
-    rows = [row(name, load_experiment(name, root), root) for name in experiments]
+    other = other_recipe_spreads(root)
+    rows = [row(name, load_experiment(name, root), root, name in other) for name in experiments]
     out = []
     for cid, entry in CATALOGUE.items():
         mine = [r for r in rows if r["id"] == cid]
@@ -210,7 +229,8 @@ def render_table(report: dict) -> str:
         lines.append(f"| {r['id']} | {r['experiment']} | {_seed(r)} | {_ours(r)} | {_figure(r['difference'])} | "
                      f"{r['verdict'] or '—'} | {r['data']} ({r['source']}) | {r['comparable']} | "
                      f"{_figure(r['epochs'])} | {_figure(r['train_seconds'])} | {run} |")
-    notes = sorted({f"- {r['id']}: {r['seed_note']}." for r in report["rows"] if r.get("seed_note")})
+    notes = sorted({f"- {r['id']}: {r['seed_note']}." for r in report["rows"] if r.get("seed_note")} |
+                   {f"- {r['experiment']}: {r['spread_note']}." for r in report["rows"] if r.get("spread_note")})
     if notes:
         lines += ["", *notes]
     if report.get("permutation"):
