@@ -144,6 +144,43 @@ def test_a_first_start_without_the_admin_password_is_one_line_and_leaves_nothing
     assert not left, left
 
 
+def test_repeated_signals_at_any_moment_stop_every_part_and_the_folder_starts_again():
+    """SIGINT or SIGTERM to the server's whole process group, twice (a terminal's Ctrl-C, or make forwarding one
+    besides the group's): while PostgreSQL is being set up, and once ready with the second landing in the
+    clean-up (0.05 s) or after it (1 s). Each time: exit 0, the signal named, no PostgreSQL, moto or MLflow
+    process left, and the next start on the same folder works."""
+    folder = Path(tempfile.mkdtemp(prefix="rzt-", dir="/tmp"))
+    folder.chmod(0o755)
+    motos_before = set(processes_naming("moto.server"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | ADMIN
+    try:
+        for signum, when, gap in ((signal.SIGINT, "setting up", 0.3), (signal.SIGTERM, "ready", 0.05),
+                                  (signal.SIGTERM, "ready", 1.0)):
+            port = free_port()
+            proc = subprocess.Popen([sys.executable, "-m", "reprozoo.team.server", str(folder / "srv"), "--moto",
+                                     "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            deadline = time.monotonic() + 300
+            if when == "ready":
+                while "team server ready" not in proc.stdout.readline():
+                    assert proc.poll() is None and time.monotonic() < deadline, "not ready"
+            else:
+                while not (folder / "srv" / "postgres" / "PG_VERSION").exists():
+                    assert proc.poll() is None and time.monotonic() < deadline, "no initdb"
+                    time.sleep(0.05)
+            for _ in range(2):
+                os.killpg(proc.pid, signum)
+                time.sleep(gap)
+            out = proc.communicate(timeout=120)[0]
+            left = {**processes_naming(str(folder), f"--port {port}"),
+                    **{pid: cmd for pid, cmd in processes_naming("moto.server").items() if pid not in motos_before}}
+            assert proc.returncode == 0 and f"team server stopped ({signum.name})" in out, (when, out[-2000:])
+            assert "Traceback" not in out and not left, (when, left)
+    finally:
+        subprocess.run(["pkill", "-f", str(folder)], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_a_stage_logs_nested_runs_to_the_team_server(server, project):
     """One run per optimizer, nested under the stage's run, as in mlflow.db (test_machines_models_... checks
     the per-epoch metrics, models, datasets and aliases of the image classifiers)."""

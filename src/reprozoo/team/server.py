@@ -4,7 +4,8 @@ PostgreSQL holds the runs (initialised once under FOLDER/postgres, reached only 
 that folder), S3 holds the artifacts (--serve-artifacts: clients send them through the server and
 need no S3 credentials), MLflow's basic-auth app asks every client for a user and password, and
 the server binds 127.0.0.1 unless told otherwise. --moto starts a local S3 endpoint for a trial.
-It runs in the foreground; Ctrl-C or SIGTERM stops every part it started.
+It runs in the foreground; Ctrl-C or SIGTERM, once or repeated, at any moment, stops every part it started
+(team/stopping.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ import urllib.request
 from pathlib import Path
 
 from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.team.stopping import Stopping
+
+STOPPING = Stopping()
+CHILDREN: list[subprocess.Popen] = []  # moto and MLflow, each in its own process group, in start order
 
 # A trial's S3 (moto keeps objects in memory: they go when it stops) and its fixed, fake credentials.
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -52,7 +57,9 @@ def need(tool: str) -> None:
 
 
 def quiet(cmd: list[str], what: str) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    """Run a PostgreSQL tool in its own session: a signal to the server's process group (Ctrl-C) must not abort
+    an initdb or pg_ctl half-way; the server stops what it started itself (team/stopping.py)."""
+    result = subprocess.run(cmd, capture_output=True, text=True, start_new_session=True)
     if result.returncode:
         last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no message"]
         raise ReprozooError(f"{what} failed: {last[0]}")
@@ -77,24 +84,25 @@ class Postgres:
         if os.geteuid() == 0 and subprocess.run(as_postgres(["test", "-x", str(self.data.parent)])).returncode:
             raise ReprozooError(f"{self.data.parent}: the postgres user cannot reach it (PostgreSQL runs as that user "
                                 "here, and a folder above is closed to it); choose a folder such as /srv/reprozoo-team")
-        if not (self.data / "PG_VERSION").exists():
-            self.data.mkdir(parents=True, exist_ok=True)
-            if os.geteuid() == 0:
-                shutil.chown(self.data, "postgres", "postgres")
-            quiet(as_postgres(["initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
-                  f"initdb -D {self.data} (can the postgres user reach that folder?)")
-            created = True
-        else:
-            created = False
         if (self.data / "postmaster.pid").exists() and not subprocess.run(
                 as_postgres(["pg_ctl", "-D", str(self.data), "status"]), capture_output=True).returncode:
             raise ReprozooError(f"{self.data}: its PostgreSQL already runs (another team server on this folder?); "
                                 "stop that one first")
-        quiet(self.pg_ctl("start"), f"PostgreSQL in {self.data} (see {self.data}/server.log)")
-        self.started = True
-        if created:
-            for db in ("mlflow", "mlflow_auth"):
-                quiet(as_postgres(["createdb", "-h", str(self.data), "-U", "postgres", db]), f"createdb {db}")
+        # A stop meanwhile waits for the block: a cluster half set up would be taken for a whole one at the next
+        # start, and one half started could not be stopped.
+        with STOPPING.deferred():
+            created = not (self.data / "PG_VERSION").exists()
+            if created:
+                self.data.mkdir(parents=True, exist_ok=True)
+                if os.geteuid() == 0:
+                    shutil.chown(self.data, "postgres", "postgres")
+                quiet(as_postgres(["initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+                      f"initdb -D {self.data} (can the postgres user reach that folder?)")
+            self.started = True
+            quiet(self.pg_ctl("start"), f"PostgreSQL in {self.data} (see {self.data}/server.log)")
+            if created:
+                for db in ("mlflow", "mlflow_auth"):
+                    quiet(as_postgres(["createdb", "-h", str(self.data), "-U", "postgres", db]), f"createdb {db}")
 
     def pg_ctl(self, action: str) -> list[str]:
         """pg_ctl start or restart: the server's output goes to its log, never to the caller's pipes."""
@@ -104,7 +112,7 @@ class Postgres:
     def stop(self) -> None:
         if self.started:
             subprocess.run(as_postgres(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"]),
-                           capture_output=True)
+                           capture_output=True, start_new_session=True)
 
 
 def free_port() -> int:
@@ -132,19 +140,30 @@ def wait_until(url: str, proc: subprocess.Popen, what: str, log: Path, timeout: 
 
 def spawn(cmd: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     """A child in its own process group (stopped whole, with its workers), its output in `log`."""
-    with open(log, "ab") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    with open(log, "ab") as out, STOPPING.deferred():  # kept in CHILDREN before a stop can land
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        CHILDREN.append(proc)
+    return proc
 
 
 def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
+    """SIGTERM to the child's whole group, SIGKILL after 20 s; then to whatever of the group outlived its
+    leader (an MLflow worker holding the port)."""
+    if proc is None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def start_moto(folder: Path, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
@@ -211,11 +230,7 @@ def main() -> None:
                             "(and that store's credentials) or pass --moto for a local trial")
     pg = None if os.environ.get("REPROZOO_TEAM_DB") else Postgres(folder)
     moto = server = None
-
-    def on_signal(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
+    STOPPING.install()
     try:
         if pg:
             pg.start()
@@ -237,12 +252,15 @@ def main() -> None:
             time.sleep(1)
         raise ReprozooError(f"a part of the team server exited; see {folder}/mlflow.log and {folder}/moto.log")
     except KeyboardInterrupt:
-        print("team server stopped", file=sys.stderr)
+        pass
     finally:
-        stop(server)
-        stop(moto)
+        STOPPING.cleaning = True  # a repeated signal from here on is noted, never raised
+        for proc in reversed(CHILDREN):
+            stop(proc)
         if pg:
             pg.stop()
+        if STOPPING.received:
+            print(f"team server stopped ({STOPPING.received})", file=sys.stderr)
 
 
 if __name__ == "__main__":
