@@ -273,17 +273,53 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_tracking_server_fails_fast_with_one_line(project):
+def test_a_tracking_server_down_at_the_start_is_waited_for_then_one_line_with_a_teams_advice(project):
+    """As in a stage's middle: REPROZOO_SERVER_WAIT_S of waiting, then one line that sends a team to its server
+    (make team-server) or to logging alone (the three variables unset), never to a server without auth."""
     port = free_port()  # nothing listens there
     start = time.monotonic()
     result = run([sys.executable, "stages/run.py", NAME, "train"], project, DVC_STAGE=f"train@{NAME}",
-                 MLFLOW_TRACKING_URI=f"http://user:secret@127.0.0.1:{port}")
+                 MLFLOW_TRACKING_URI=f"http://user:secret@127.0.0.1:{port}", REPROZOO_SERVER_WAIT_S="6")
     assert result.returncode == 2
     [line] = stage_lines(result.stderr)
-    assert line.startswith(f"error: MLFLOW_TRACKING_URI=http://127.0.0.1:{port}: no MLflow server answers"), line
+    assert line.startswith(f"error: MLFLOW_TRACKING_URI=http://127.0.0.1:{port}: no MLflow server answers in 6 s "
+                           "(REPROZOO_SERVER_WAIT_S)"), line
+    assert "make team-server" in line and "unset MLFLOW_TRACKING_URI, MLFLOW_TRACKING_USERNAME and " \
+        "MLFLOW_TRACKING_PASSWORD" in line and "mlflow server" not in line, line
     assert "secret" not in result.stderr + result.stdout
-    # Imports on a busy machine take seconds; MLflow's own retries would take minutes.
-    assert time.monotonic() - start < 60
+    assert 6 <= time.monotonic() - start < 60  # waited; MLflow's own retries would take minutes
+
+
+def test_a_tracking_server_that_comes_up_during_the_wait_is_used(monkeypatch):
+    """A client started a few seconds before its server (a team's machines booting together) goes on."""
+    import http.server
+    import threading
+
+    from reprozoo.run.tracking import check_server
+
+    class Healthy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    port = free_port()
+    monkeypatch.setenv("REPROZOO_SERVER_WAIT_S", "60")
+    servers = []
+    timer = threading.Timer(4, lambda: servers.append(http.server.ThreadingHTTPServer(("127.0.0.1", port), Healthy))
+                            or threading.Thread(target=servers[0].serve_forever, daemon=True).start())
+    timer.start()
+    started = time.monotonic()
+    try:
+        check_server(f"http://127.0.0.1:{port}", timeout=2)
+        assert 4 <= time.monotonic() - started < 40
+    finally:
+        timer.cancel()
+        for server in servers:
+            server.shutdown()
 
 
 def queue_done(project: Path, limit_s: int = 900) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import logging
 import os
@@ -10,15 +9,13 @@ import random
 import re
 import subprocess
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 from reprozoo import ROOT, project_root
 from reprozoo.config.errors import ReprozooError
+from reprozoo.run.remote import check_server, credentials_fault, redact, server_wait_s
 from reprozoo.run.outputs import replace_folder
 
 T = TypeVar("T")
@@ -39,8 +36,6 @@ logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 # How long SQLite waits for another process's write lock (queued experiments share mlflow.db).
 SQLITE_TIMEOUT_S = 60
-# How long a call waits for a tracking server that went away (a restart takes seconds) before failing.
-SERVER_WAIT_S = 120
 # MLflow 3's UI opens an experiment on its GenAI overview (traces) unless the experiment says it holds
 # model training, which is what every experiment here is: then it opens on the training runs.
 EXPERIMENT_TAGS = {"mlflow.experimentKind": "custom_model_development"}
@@ -57,48 +52,6 @@ def store_name(uri: str) -> str:
     if uri.startswith("sqlite:///"):
         return uri[len("sqlite:///"):].split("?", 1)[0].removeprefix("file:")
     return redact(uri)
-
-
-def redact(uri: str) -> str:
-    """A URI without user:password, fit for messages and logs."""
-    parts = urllib.parse.urlsplit(uri)
-    if not (parts.username or parts.password):
-        return uri  # untouched: urlunsplit would rewrite sqlite:////abs/path
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
-
-
-def check_server(uri: str, timeout: float = 5.0) -> None:
-    """Fail in seconds, with one line, when an http(s) tracking server does not answer its health check."""
-    if not uri.startswith(("http://", "https://")):
-        return
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
-            response.read()
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise ReprozooError(f"MLFLOW_TRACKING_URI={redact(uri)}: no MLflow server answers ({reason}); start one "
-                            "(mlflow server --host 127.0.0.1 --port PORT) or unset MLFLOW_TRACKING_URI to log "
-                            "to mlflow.db") from None
-    # /health needs no login; a team server (docs/team.md) asks every other request for one.
-    request = urllib.request.Request(uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1")
-    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if user or password:
-        request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
-    try:
-        urllib.request.urlopen(request, timeout=timeout).close()
-    except urllib.error.HTTPError as err:
-        if err.code in (401, 403):
-            raise ReprozooError(credentials_fault(uri, err.code)) from None
-
-
-def credentials_fault(uri: str, code: int | str) -> str:
-    """One line naming the variables a client of a basic-auth server sets."""
-    who = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    if not who:
-        return (f"MLFLOW_TRACKING_USERNAME: not set, and the MLflow server at {redact(uri)} asks for a user "
-                f"({code}); set it and MLFLOW_TRACKING_PASSWORD (docs/team.md)")
-    return (f"MLFLOW_TRACKING_USERNAME={who} / MLFLOW_TRACKING_PASSWORD: the MLflow server at {redact(uri)} "
-            f"refused them ({code}); check both with whoever runs the server (docs/team.md)")
 
 
 def is_locked_error(err: BaseException) -> bool:
@@ -126,7 +79,7 @@ def with_retries(call: Callable[..., T], *args: Any, attempts: int = 8, **kwargs
             # A refused connection never reached the server; a dropped one may have, and the store drops a metric
             # logged twice with the same key, step, time and value (params and tags are set, not added).
             if is_server_down(err):
-                deadline = deadline or time.monotonic() + float(os.environ.get("REPROZOO_SERVER_WAIT_S", SERVER_WAIT_S))
+                deadline = deadline or time.monotonic() + server_wait_s()
                 if time.monotonic() < deadline:
                     time.sleep(2)
                     continue
@@ -165,8 +118,9 @@ def store_fault(err: BaseException) -> str | None:
     if denied:
         return credentials_fault(tracking_uri(), denied[1])
     if is_server_down(err):
-        return (f"MLFLOW_TRACKING_URI={uri}: the MLflow server stopped answering; when it is back, rerun: "
-                "a training resumes into the same run from its last epoch's checkpoint")
+        return (f"MLFLOW_TRACKING_URI={uri}: the MLflow server stopped answering for {server_wait_s():.0f} s "
+                "(REPROZOO_SERVER_WAIT_S); check that it runs (a team's: make team-server, docs/team.md), then "
+                "rerun: a training resumes into the same run from its last epoch's checkpoint")
     status = re.search(r"(?:error code|status code|status|too many) (5\d\d)", text)
     if status and "artifact" in text:  # the server stores artifacts in S3 (or GCS...) for its clients
         return (f"MLFLOW_TRACKING_URI={uri}: the MLflow server could not store an artifact ({status[1]}); its "
