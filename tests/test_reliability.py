@@ -489,6 +489,65 @@ def test_a_server_answering_503_is_waited_for_then_one_line(monkeypatch):
         server.shutdown()
 
 
+def test_a_401_from_a_server_that_took_the_user_is_waited_for_then_one_line(monkeypatch):
+    """MLflow's auth app answers 401 when its database drops the query that refreshes its credentials cache
+    (PostgreSQL restarting, as in the team test): a user the server took in this process is waited for, as a
+    503 is; a 401 at a stage's start is asked 3 times, then one line; a user never taken is one line at once."""
+    import http.server
+    import threading
+
+    from mlflow.tracking import MlflowClient
+
+    from reprozoo.config.errors import ReprozooError
+    from reprozoo.run import remote
+    from reprozoo.run.tracking import with_retries
+
+    refuse_until = [0.0]
+
+    class Auth(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.path == "/health" or time.monotonic() > refuse_until[0]
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            self.wfile.write(b"{}" if ok else b"You are not authenticated.")
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Auth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_port}"
+    for key, value in (("MLFLOW_TRACKING_URI", uri), ("MLFLOW_TRACKING_USERNAME", "alice"),
+                       ("MLFLOW_TRACKING_PASSWORD", "alice-pass-0123"), ("REPROZOO_SERVER_WAIT_S", "30")):
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(remote, "ACCEPTED", set())
+    try:
+        refuse_until[0] = float("inf")
+        started = time.monotonic()
+        with pytest.raises(ReprozooError, match=r"^MLFLOW_TRACKING_USERNAME=alice / MLFLOW_TRACKING_PASSWORD: "
+                                                r"the MLflow server at .* refused them \(401\)"):
+            with_retries(MlflowClient(uri).search_experiments)  # never taken: at once
+        assert time.monotonic() - started < 2
+        with pytest.raises(ReprozooError, match=r"refused them \(401\)"):
+            remote.check_server(uri)  # asked 3 times, 2 s apart
+        assert 4 <= time.monotonic() - started < 10 and not remote.accepted(uri)
+        refuse_until[0] = time.monotonic() + 3
+        remote.check_server(uri)  # back within its 3 asks
+        assert remote.accepted(uri)
+        refuse_until[0] = time.monotonic() + 4
+        started = time.monotonic()
+        assert with_retries(MlflowClient(uri).search_experiments) == []
+        assert time.monotonic() - started >= 4
+        refuse_until[0] = float("inf")
+        monkeypatch.setenv("REPROZOO_SERVER_WAIT_S", "3")
+        with pytest.raises(ReprozooError, match=r"refused them \(401\)"):
+            with_retries(MlflowClient(uri).search_experiments)
+    finally:
+        server.shutdown()
+
+
 def test_credentials_never_reach_messages():
     from reprozoo.run.tracking import redact
 

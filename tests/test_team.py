@@ -377,7 +377,11 @@ def machines(server, tmp_path_factory):
             if "Queued" not in status and "Running" not in status:
                 break
             time.sleep(3)
-        statuses[host] = status
+        # A failed task's own log, so that a failure here says why (dvc queue logs prints the stage's output).
+        failed = [line.split()[0] for line in status.splitlines() if line.endswith("Failed")]
+        statuses[host] = status + "".join(
+            f"\n--- dvc queue logs {task}:\n" + run(["dvc", "queue", "logs", task], repo).stdout[-4000:]
+            for task in failed)
         names[host] = check(["dvc", "exp", "ls", "--name-only"], repo).stdout.split()
         # A worker that was busy when its queue emptied may miss celery's shutdown and idle on (DVC 3.67).
         for pid_file in (repo / ".dvc" / "tmp" / "exps" / "celery").glob("*.pid"):

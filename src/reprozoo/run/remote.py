@@ -20,6 +20,17 @@ SERVER_ADVICE = ("check that the tracking server runs (a team's: make team-serve
                  "unset MLFLOW_TRACKING_URI, MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
 
 
+# The servers that took our user in this process. MLflow's auth app answers 401 when its database drops a
+# query after its credentials cache (60 s) expired: a user it took minutes ago is waited for, as a 503 is.
+ACCEPTED: set[str] = set()
+# A 401 at a stage's start is asked again this often, 2 s apart: that database blip, or a wrong password.
+START_ASKS = 3
+
+
+def accepted(uri: str) -> bool:
+    return redact(uri).rstrip("/") in ACCEPTED
+
+
 def server_wait_s() -> float:
     return float(os.environ.get("REPROZOO_SERVER_WAIT_S", SERVER_WAIT_S))
 
@@ -34,8 +45,8 @@ def redact(uri: str) -> str:
 
 def check_server(uri: str, timeout: float = 5.0) -> None:
     """An http(s) tracking server's health and our user: one that refuses connections or answers 502/503 is
-    waited for up to REPROZOO_SERVER_WAIT_S, as a call in a stage's middle waits; then one line. Any other
-    failure (a name that does not resolve, a refused user) is one line at once."""
+    waited for up to REPROZOO_SERVER_WAIT_S, as a call in a stage's middle waits; then one line. A 401 is
+    asked START_ASKS times; any other failure (a name that does not resolve, a 403) is one line at once."""
     if not uri.startswith(("http://", "https://")):
         return
     base = redact(uri).rstrip("/")  # urllib takes user:password@ for part of the host name
@@ -60,11 +71,17 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
     user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
     if user or password:
         request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
-    try:
-        urllib.request.urlopen(request, timeout=timeout).close()
-    except urllib.error.HTTPError as err:
-        if err.code in (401, 403):
-            raise ReprozooError(credentials_fault(uri, err.code)) from None
+    for ask in range(START_ASKS):
+        try:
+            urllib.request.urlopen(request, timeout=timeout).close()
+            ACCEPTED.add(base)
+        except urllib.error.HTTPError as err:
+            if err.code == 401 and user and ask + 1 < START_ASKS:
+                time.sleep(2)
+                continue
+            if err.code in (401, 403):
+                raise ReprozooError(credentials_fault(uri, err.code)) from None
+        break
 
 
 def credentials_fault(uri: str, code: int | str) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from reprozoo import ROOT, project_root
 from reprozoo.config.errors import ReprozooError
-from reprozoo.run.remote import check_server, credentials_fault, redact, server_wait_s
+from reprozoo.run.remote import accepted, check_server, credentials_fault, redact, server_wait_s
 from reprozoo.run.outputs import replace_folder
 
 T = TypeVar("T")
@@ -78,7 +78,7 @@ def with_retries(call: Callable[..., T], *args: Any, attempts: int = 8, **kwargs
                 continue
             # A refused connection never reached the server; a dropped one may have, and the store drops a metric
             # logged twice with the same key, step, time and value (params and tags are set, not added).
-            if is_server_down(err):
+            if is_server_down(err) or is_auth_blip(err):
                 deadline = deadline or time.monotonic() + server_wait_s()
                 if time.monotonic() < deadline:
                     time.sleep(2)
@@ -97,6 +97,12 @@ def is_server_down(err: BaseException) -> bool:
         sign in text for sign in ("connection refused", "failed to establish a new connection",
                                   "remotedisconnected", "connection aborted"))
         or re.search(r"(?:error code|status code|too many) 50[23]\b", text) is not None)
+
+
+def is_auth_blip(err: BaseException) -> bool:
+    """A 401 from a server that took our user earlier in this process (remote.ACCEPTED)."""
+    return re.search(r"(?:error code|status code|status|too many) 401\b", str(err).lower()) is not None and \
+        accepted(tracking_uri())
 
 
 def store_fault(err: BaseException) -> str | None:
