@@ -14,10 +14,9 @@ from reprozoo import ROOT
 from reprozoo.run import checkpoint
 from reprozoo.data.files import read_json, write_json
 from reprozoo.config.errors import Interrupted, ReprozooError
-from reprozoo.run.outputs import write_history, write_results
+from reprozoo.run.outputs import machine, number, write_history, write_results
 from reprozoo.run.runlog import RunLog
 from reprozoo.run.runtime import configure, seed_everything
-from reprozoo.run.spread import spread_runs
 from reprozoo.tasks import Context, Task, load_experiment
 from reprozoo.run.timing import spend
 
@@ -46,7 +45,7 @@ def run(name: str, phase: str = "all") -> None:
     else:
         device = configure(rt.device, rt.threads, rt.deterministic)
     if phase == "spread":
-        spread_runs(name, stage_name(task, name, phase), device)
+        spread_runs(task, name, kind, p, params, device)
         return
     seed_everything(p.seed)
     log = RunLog(name, p, stage_name(task, name, phase), getattr(p, "epochs", None))
@@ -133,3 +132,43 @@ def evaluate_trained(task: Task, ctx: Context, data, log: RunLog) -> None:
         log.end("KILLED" if isinstance(err, Interrupted) else "FAILED")
         raise
     log.end("FINISHED")
+
+
+def spread_runs(task: Task, name: str, kind: str, p, params, device) -> None:
+    """Train and score `name` once per extra seed of its spread, each an MLflow run tagged with its seed.
+
+    One process for all seeds: the data load and the imports are paid once. Nothing is kept but the
+    figures (results/spread/<name>.json) and the runs; the models are neither saved nor registered.
+    """
+    seeds = params.spread.seeds_for(name)
+    runs = {}
+    data = None
+    for seed in seeds:
+        ps = p.model_copy(update={"seed": seed})
+        seed_everything(seed)
+        log = RunLog(name, ps, stage_name(task, name, "spread"), getattr(ps, "epochs", None), spread_seed=seed)
+        ctx = Context(name, kind, ps, params, log.setup_device(device), ROOT, log)
+        try:
+            if data is None:
+                with spend("work"):
+                    data = task.load(ctx)
+            with checkpoint.interruptible():
+                log.start(data, None, [], f"spread{seed}")
+                start = time.perf_counter()
+                with spend("work"):
+                    task.train(ctx, data)
+                    seconds = time.perf_counter() - start
+                    result = task.evaluate(ctx, data)
+                log.result(result, [], data)
+            log.end("FINISHED")
+        except BaseException as err:
+            log.end("KILLED" if isinstance(err, Interrupted) else "FAILED")
+            raise
+        finally:
+            log.teardown()
+        runs[str(seed)] = {k: number(k, v) for k, v in result.metrics.items()} | {"train_seconds": round(seconds, 2)}
+        log.say(f"spread@{name}: seed {seed}: {result.main_metric} {result.metrics[result.main_metric]:.4f} "
+                f"({seconds:.0f} s)")
+    write_json(ROOT / "results" / "spread" / f"{name}.json", {
+        "experiment": name, "metric": result.main_metric, "runs": runs, "data_sha256": data.sha256,
+        "machine": machine()})
