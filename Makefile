@@ -28,9 +28,9 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 # First end the MLflow runs whose process died (a kill -9 whose stage DVC's run-cache then restores
-# runs no code that would end them: src/reprozoo/run/dead_runs.py).
+# runs no code that would end them: src/reprozoo/ledger/dead_runs.py).
 repro: install
-	python -m reprozoo.run.dead_runs
+	python -m reprozoo.ledger.dead_runs
 	dvc repro
 
 test: install chromium
@@ -50,7 +50,7 @@ chromium:
 UI_STORE ?= sqlite:///$(CURDIR)/mlflow.db
 UI_PORT ?= 5000
 ui: install
-	@MLFLOW_TRACKING_URI=$(UI_STORE) python -m reprozoo.run.dead_runs
+	@MLFLOW_TRACKING_URI=$(UI_STORE) python -m reprozoo.ledger.dead_runs
 	@echo "MLflow UI: http://127.0.0.1:$(UI_PORT)/#/experiments?workflowType=machine_learning (the training runs)"
 	MLFLOW_DISABLE_TELEMETRY=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri $(UI_STORE) --host 127.0.0.1 \
 		--port $(UI_PORT) --workers 1
@@ -81,7 +81,7 @@ serve: install
 # Re-derive every experiment in a fresh clone of HEAD (nothing cached) and hold each figure to the
 # reproducibility contract (docs/reproducibility.md); prints the table, exits 1 on a breach.
 check-reproduction: install
-	python -m reprozoo.check
+	python -m reprozoo.report.check
 
 # Whether this CPU computes the training kernels with the committed run's bits (route (a) of the contract):
 # its kernel fingerprint against metrics/kernels.json, probe by probe and recipe family by family.

@@ -5,14 +5,15 @@ from __future__ import annotations
 import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 import sys
 
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 
 
 def main() -> None:
-    from reprozoo.run.backbones import pretrain
+    from reprozoo.training.backbones import pretrain
     from reprozoo.config.params import load_params
-    from reprozoo.run.runtime import configure
-    from reprozoo.run.timing import spend
+    from reprozoo.training.runtime import configure
+    from reprozoo.ledger.timing import spend
 
     name = sys.argv[1]
     params = load_params()

@@ -11,11 +11,12 @@ from __future__ import annotations
 import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 from reprozoo import ROOT
 from reprozoo.data.files import write_json
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 from reprozoo.models import check_model
 from reprozoo.config.params import load_params
 from reprozoo.tasks import kinds
-from reprozoo.run.timing import spend
+from reprozoo.ledger.timing import spend
 
 OUT = ROOT / "results" / "params-ok.json"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 from reprozoo import ROOT
 from reprozoo.data.files import write_json
-from reprozoo.config.errors import run_main
+from reprozoo.ledger.stage import run_main
 from reprozoo.report.kernels import fingerprint
 from reprozoo.config.params import load_params
-from reprozoo.run.timing import spend
+from reprozoo.ledger.timing import spend
 
 
 def main() -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 from reprozoo import ROOT
 from reprozoo.data.files import atomic_write, write_json
-from reprozoo.config.errors import run_main
+from reprozoo.ledger.stage import run_main
 from reprozoo.config.params import load_params
 from reprozoo.report.curves import training_curves
 from reprozoo.report.report import build_report, render_markdown
-from reprozoo.run.outputs import write_table
-from reprozoo.run.timing import spend
+from reprozoo.harness.outputs import write_table
+from reprozoo.ledger.timing import spend
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""run <experiment> [train|evaluate|all|spread]: one phase of any experiment in params.yaml (reprozoo.run.harness).
+"""run <experiment> [train|evaluate|all|spread]: one phase of any experiment in params.yaml (reprozoo.harness.phases).
 
 Image classifiers train (train@<name>) and evaluate (evaluate@<name>) in two stages; every other
 kind does both in one (`all`, the default). Under `torchrun --nproc_per_node=N` a classifier
@@ -10,16 +10,17 @@ from __future__ import annotations
 import _venv  # noqa: F401  (the project's venv, whichever Python started the stage)
 import sys
 
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 
 
 def main() -> None:
-    from reprozoo.run.harness import PHASES, run
+    from reprozoo.harness.phases import PHASES, run_phase
 
     args = sys.argv[1:]
     if not (len(args) == 1 or (len(args) == 2 and args[1] in PHASES)):
         raise ReprozooError("usage: python stages/run.py EXPERIMENT [train|evaluate|all|spread]")
-    run(args[0], args[1] if len(args) > 1 else "all")
+    run_phase(args[0], args[1] if len(args) > 1 else "all")
 
 
 if __name__ == "__main__":

@@ -6,13 +6,14 @@ import _venv  # noqa: F401  (the project's venv, whichever Python started the st
 import sys
 
 from reprozoo import ROOT
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 
 
 def main() -> None:
     from reprozoo.data.sources import split
     from reprozoo.config.params import load_params
-    from reprozoo.run.timing import spend
+    from reprozoo.ledger.timing import spend
 
     name = sys.argv[1]
     d = getattr(load_params().datasets, name, None)

@@ -90,7 +90,7 @@ def pytest_terminal_summary(terminalreporter, config):
     job = config.stash.get(REPRO, None)
     if job is not None and job.seconds is not None:
         terminalreporter.write_line(f"fresh-clone `dvc repro` (in the background): {job.seconds:.0f} s")
-        from reprozoo.run.timing import totals  # its stages' time lines summed: how much of it was not work
+        from reprozoo.ledger.timing import totals  # its stages' time lines summed: how much of it was not work
 
         terminalreporter.write_line(f"its stages' time lines: {totals(job.log.read_text(), round(job.seconds))}")
 

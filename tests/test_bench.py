@@ -66,7 +66,7 @@ def test_flop_count_of_s000_matches_a_count_by_hand():
 
 @pytest.mark.parametrize("shape, cls", [((1, 28, 28), datasets.MNIST), ((3, 32, 32), datasets.CIFAR10)])
 def test_seed_style_reference_is_torchvisions_dataset_giving_the_same_pixels(shape, cls):
-    from reprozoo.run.train import as_input
+    from reprozoo.training.loop import as_input
 
     images = torch.randint(0, 256, (5, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     dataset = seed_style_dataset(images, torch.tensor([4, 3, 2, 1, 0]))

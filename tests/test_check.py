@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reprozoo.check import compare, render
+from reprozoo.report.check import compare, render
 
 MACHINE = {"cpu": "Some CPU", "cpu_capability": "AVX2", "threads": 2, "torch": "2.14.1"}
 PROBES = {"mm 64x784@784x10": "aaaa", "lstm 28->64 (s001, s003)": "bbbb"}
@@ -113,7 +113,7 @@ def test_another_cpu_simulated_by_perturbing_every_committed_figure_within_its_t
 def test_the_command_prints_the_table_and_exits_1_on_a_breach(tmp_path):
     committed = tree(tmp_path / "a", FIGURES)
     derived = tree(tmp_path / "b", {**FIGURES, "test_accuracy": 0.8})
-    code = ("import sys; from pathlib import Path; import reprozoo.check as c; "
+    code = ("import sys; from pathlib import Path; import reprozoo.report.check as c; "
             "c.compare.__defaults__ = (Path(sys.argv[1]),); sys.argv[1:] = ['--derived', sys.argv[2]]; "
             "c.run_main(c.main)")
     result = subprocess.run([sys.executable, "-c", code, str(committed), str(derived)], capture_output=True,
@@ -126,9 +126,9 @@ def test_the_command_prints_the_table_and_exits_1_on_a_breach(tmp_path):
 def test_a_figure_no_training_moves_may_differ_by_float_precision_only(tmp_path, monkeypatch):
     """y's kind trains nothing (the SVD's): its continuous figures get 1e-3 of their size, not the loss rule;
     x's figures that training moves keep their spread."""
-    import reprozoo.check
+    import reprozoo.report.check
 
-    monkeypatch.setattr(reprozoo.check, "untrained", lambda: {"x": ("test_samples",), "y": None})
+    monkeypatch.setattr(reprozoo.report.check, "untrained", lambda: {"x": ("test_samples",), "y": None})
     y = {"psnr_db": 27.0, "energy_kept": 0.99, "windows": 3}
     committed = tree(tmp_path / "a", FIGURES, other=y)
     near = tree(tmp_path / "b", FIGURES, {}, other={**y, "psnr_db": 27.02, "energy_kept": 0.9899})
@@ -143,9 +143,9 @@ def test_a_figure_no_training_moves_may_differ_by_float_precision_only(tmp_path,
 
 def test_a_data_figure_of_a_trained_experiment_may_differ_by_float_precision_only(tmp_path, monkeypatch):
     """A chance level or a class share (a task's data_figures) is no accuracy of a trained net."""
-    import reprozoo.check
+    import reprozoo.report.check
 
-    monkeypatch.setattr(reprozoo.check, "untrained", lambda: {"x": ("chance_accuracy",)})
+    monkeypatch.setattr(reprozoo.report.check, "untrained", lambda: {"x": ("chance_accuracy",)})
     figures = {**FIGURES, "chance_accuracy": 0.0625}
     committed = tree(tmp_path / "a", figures)
     v = verdicts(compare(tree(tmp_path / "b", {**figures, "chance_accuracy": 0.0626}, {}), committed))

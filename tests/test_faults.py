@@ -119,7 +119,7 @@ def test_sigkill_at_random_moments_never_loses_or_changes_a_result(project):
         if left:  # only a killed training whose outputs DVC's run-cache put back: no stage ran to end its run
             assert f"Stage '{target}' is cached - skipping run" in done.stdout and target.startswith("train@"), \
                 f"kill {i} at {delay:.1f} s left a RUNNING run: {left}\n{done.stdout[-3000:]}"
-            swept = check(["python", "-m", "reprozoo.run.dead_runs"], project).stdout  # what `make repro` runs first
+            swept = check(["python", "-m", "reprozoo.ledger.dead_runs"], project).stdout  # what `make repro` runs first
             assert all(run_id in swept for run_id in left), swept
             assert not running_runs(project), f"kill {i}: the sweep left a RUNNING run"
         status = check(["dvc", "status"], project).stdout

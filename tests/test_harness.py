@@ -2,7 +2,7 @@
 
 The real params.yaml, shrunk: one or two experiments of each kind with a few epochs of small nets, on
 the embedded MNIST and the stand-ins. The real stage scripts make the data; then one process runs
-each experiment's phases (reprozoo.run.harness.run) as the DVC stages would, which saves ~8 s of imports
+each experiment's phases (reprozoo.harness.phases.run_phase) as the DVC stages would, which saves ~8 s of imports
 per experiment; the pipeline's own tests run the stages one process each.
 """
 
@@ -71,7 +71,7 @@ def project(tmp_path_factory) -> Path:
         calls += [(name, phase) for phase in phases]
     calls.sort(key=lambda c: params.all()[c[0]][0] == "probe")  # probes after the models they probe
     calls += [(n, "spread") for n in params.spread.experiments]
-    script = "from reprozoo.run.harness import run\n" + "".join(f"run({n!r}, {p!r})\n" for n, p in calls)
+    script = "from reprozoo.harness.phases import run_phase\n" + "".join(f"run_phase({n!r}, {p!r})\n" for n, p in calls)
     result = subprocess.run([sys.executable, "-c", script], cwd=repo, env=env_for(repo, DVC_STAGE="test"),
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
@@ -189,3 +189,13 @@ def test_evaluating_after_the_store_was_reset_logs_to_a_new_run(project, tmp_pat
     assert run.info.status == "FINISHED" and run.data.tags["reprozoo.trained_in_run"] == trained
     assert "test_accuracy" in run.data.metrics
     assert json.loads((repo / "results" / "s003-cnn-mnist" / "run.json").read_text())["mlflow_run_id"] == run.info.run_id
+
+
+def test_the_names_command_prints_a_trained_models_three_likeliest_countries(project):
+    out = check(["python", "-m", "reprozoo.names", "Sato", "Fischer"], project).stdout.splitlines()
+    assert [line.split(":")[0] for line in out] == ["Sato", "Fischer"]
+    assert all(sorted(c.split()[0] for c in line.split(": ")[1].split(", ")) == ["German", "Italian", "Japanese"]
+               for line in out), out
+    bad = subprocess.run([sys.executable, "-m", "reprozoo.names"], cwd=project, env=env_for(project),
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr == "error: usage: python -m reprozoo.names [--model FOLDER] NAME...\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reprozoo.run import backbones
+from reprozoo.training import backbones
 from reprozoo.data.split import save_splits
 from reprozoo.config.errors import ReprozooError
 from reprozoo.models import MODELS, create_model, transfer

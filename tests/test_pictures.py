@@ -13,7 +13,7 @@ import re
 import pytest
 
 from reprozoo import ROOT
-from reprozoo.check import committed_tree
+from reprozoo.report.check import committed_tree
 from reprozoo.report.pictures import RECORD, expected
 from workspace import check
 

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from reprozoo import ROOT
-from reprozoo.check import sampling_sd
+from reprozoo.report.check import sampling_sd
 from reprozoo.config.params import load_params
-from reprozoo.run.timing import LINE
+from reprozoo.ledger.timing import LINE
 
 # Floors on the official 10k MNIST test set, each at least 3 sd below the committed run (the test below;
 # git's copy of report.json: a local `dvc repro` on another CPU rewrites the working tree's, and the floors
@@ -92,7 +92,7 @@ def test_fresh_clone_runs_every_experiment(clone, params, background_repro):
         stages = {f"train@{name}", f"evaluate@{name}"} if kind == "image_classifier" else \
             {f"{kind.replace('_', '-')}@{name}"}
         assert stages <= ran, (name, stages - ran)
-    # Each stage ends with its time line (reprozoo.run.timing), which the pipeline's overhead figure sums.
+    # Each stage ends with its time line (reprozoo.ledger.timing), which the pipeline's overhead figure sums.
     timed = {line.split()[1].rstrip(":") for line in log.splitlines() if LINE.match(line)}
     assert ran == timed, ran ^ timed
 
@@ -100,7 +100,7 @@ def test_fresh_clone_runs_every_experiment(clone, params, background_repro):
 @pytest.mark.slow
 def test_clone_rederives_committed_metrics_under_the_contract(clone, params):
     """What `make check-reproduction` checks, on the fresh clone's repro: every figure of every experiment."""
-    from reprozoo.check import compare, render
+    from reprozoo.report.check import compare, render
 
     rows = compare(clone)
     assert {r["experiment"] for r in rows} == set(params.all())
@@ -119,7 +119,7 @@ RERUN = ("s003-lstm-mnist", "s004-fc-mnist")
 def test_other_kernels_rederive_within_route_b_with_every_figure_judged(clone, tmp_path):
     """What `make check-reproduction` gives on a CPU whose kernels differ: route (b) for every figure, none
     left unjudged, no breach, though the re-derived figures have other bits."""
-    from reprozoo.check import ROUTES, compare, render
+    from reprozoo.report.check import ROUTES, compare, render
 
     other = tmp_path / "other"
     shutil.copytree(clone, other, symlinks=True, ignore=shutil.ignore_patterns(".dvc", ".git", ".venv", "mlruns",

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,8 +73,8 @@ def stage_lines(stderr: str) -> list[str]:
 
 def test_checkpoint_restores_every_piece_of_state():
     """Guard for the resume test below: the checkpoint really restores every piece of state it holds."""
-    from reprozoo.run import checkpoint
-    from reprozoo.run.optim import make_optimizer
+    from reprozoo.training import checkpoint
+    from reprozoo.training.optim import make_optimizer
 
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
@@ -95,7 +96,7 @@ def test_checkpoint_restores_every_piece_of_state():
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signals_raise_interrupted_inside_the_block_only(sig):
-    from reprozoo.run import checkpoint
+    from reprozoo.training import checkpoint
     from reprozoo.config.errors import Interrupted
 
     before = signal.getsignal(sig)
@@ -225,6 +226,48 @@ def test_a_typo_in_every_kind_is_one_line_each_and_touches_no_output(trained):
     assert everything(trained) == before
 
 
+def outputs_of(repo: Path, name: str) -> dict[str, object]:
+    """A classifier's outputs but what names its MLflow run or a time: every figure, table and tensor."""
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items() if "mlflow" not in k and "seconds" not in k}
+        return [plain(v) for v in value] if isinstance(value, list) else value
+
+    found = {}
+    for path in sorted([repo / "metrics" / f"{name}.json", *(repo / "results" / name).rglob("*"),
+                        *(repo / "plots" / name).rglob("*")]):
+        if path.is_dir():
+            continue
+        key = str(path.relative_to(repo))
+        if path.suffix == ".json":
+            found[key] = plain(json.loads(path.read_text()))
+        elif path.name == "history.csv":  # its seconds column is the wall clock
+            rows = [line.split(",") for line in path.read_text().splitlines()]
+            keep = [i for i, column in enumerate(rows[0]) if column != "seconds"]
+            found[key] = [[row[i] for i in keep] for row in rows]
+        else:
+            found[key] = path.read_bytes()
+    return found
+
+
+def test_the_ledger_decides_no_byte_tracking_to_another_store_with_progress_on_a_terminal(trained, tmp_path):
+    """Why the ledger (src/reprozoo/ledger) is in no stage's deps: NAME retrained and scored with its runs in
+    another MLflow store and its progress shown as on a terminal (script(1) gives it one) writes the
+    same figures, tables, tensors and pictures, bit for bit, as the trained project's."""
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts", ".dvc"))
+    store, seen = f"sqlite:///{tmp_path / 'other.db'}", ""
+    for phase in ("train", "evaluate"):
+        result = run(["script", "-qec", f"python stages/run.py {NAME} {phase}", "/dev/null"], copy,
+                     MLFLOW_TRACKING_URI=store)
+        assert result.returncode == 0, result.stdout[-3000:]
+        seen += result.stdout
+    assert f"[{NAME}] epoch 1/" not in seen, seen[-2000:]  # on a terminal: bars, not the lines a log gets
+    mine = outputs_of(copy, NAME)
+    assert {"metrics/s003-cnn-mnist.json", "plots/s003-cnn-mnist/history.csv"} <= set(mine) and len(mine) > 4
+    assert mine == outputs_of(trained, NAME)
+
+
 def test_going_back_to_earlier_params_restores_from_the_run_cache(trained):
     stage, lr = f"evaluate@{NAME}", f"{IC}.{NAME}.lr"
     for value in (0.002, 0.003):
@@ -295,7 +338,7 @@ def test_a_tracking_server_that_comes_up_during_the_wait_is_used(monkeypatch):
     import http.server
     import threading
 
-    from reprozoo.run.tracking import check_server
+    from reprozoo.ledger.tracking import check_server
 
     class Healthy(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -390,7 +433,7 @@ def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_p
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        from reprozoo.run.tracking import check_server
+        from reprozoo.ledger.tracking import check_server
 
         deadline = time.monotonic() + 120
         while True:
@@ -422,7 +465,7 @@ def test_torchrun_two_processes_train_and_log_one_run_to_a_server(project, tmp_p
 
 def test_a_stage_under_dvc_works_in_its_own_workspace(tmp_path):
     # A queued experiment's workspace is a temp copy; the package may come from the original checkout.
-    code = "import reprozoo, reprozoo.run.tracking as t; print(reprozoo.ROOT); print(t.project_root())"
+    code = "import reprozoo, reprozoo.ledger.tracking as t; print(reprozoo.ROOT); print(t.project_root())"
     workspace = tmp_path / "repo" / ".dvc" / "tmp" / "exps" / "tmpab12"
     workspace.mkdir(parents=True)
     out = subprocess.run([sys.executable, "-c", code], cwd=workspace, capture_output=True, text=True, check=True,
@@ -431,7 +474,7 @@ def test_a_stage_under_dvc_works_in_its_own_workspace(tmp_path):
 
 
 def test_sqlite_lock_errors_are_retried_and_others_are_not():
-    from reprozoo.run.tracking import with_retries
+    from reprozoo.ledger.tracking import with_retries
 
     calls = []
 
@@ -456,7 +499,7 @@ def test_a_server_answering_503_is_waited_for_then_one_line(monkeypatch):
     from mlflow.tracking import MlflowClient
 
     from reprozoo.config.errors import ReprozooError
-    from reprozoo.run.tracking import with_retries
+    from reprozoo.ledger.tracking import with_retries
 
     back_at = [time.monotonic() + 4]
 
@@ -499,8 +542,8 @@ def test_a_401_from_a_server_that_took_the_user_is_waited_for_then_one_line(monk
     from mlflow.tracking import MlflowClient
 
     from reprozoo.config.errors import ReprozooError
-    from reprozoo.run import remote
-    from reprozoo.run.tracking import with_retries
+    from reprozoo.ledger import remote
+    from reprozoo.ledger.tracking import with_retries
 
     refuse_until = [0.0]
 
@@ -549,7 +592,7 @@ def test_a_401_from_a_server_that_took_the_user_is_waited_for_then_one_line(monk
 
 
 def test_credentials_never_reach_messages():
-    from reprozoo.run.tracking import redact
+    from reprozoo.ledger.tracking import redact
 
     assert redact("https://alice:s3cret@mlflow.example.org:8443/x") == "https://mlflow.example.org:8443/x"
     assert redact("sqlite:////repo/mlflow.db") == "sqlite:////repo/mlflow.db"
@@ -610,7 +653,7 @@ def test_a_dead_processes_run_is_ended_killed_and_a_live_ones_is_not(project):
 
 def test_the_sweep_make_repro_runs_first_ends_only_dead_runs(project):
     # A kill -9 in training whose outputs DVC's run-cache then restores runs no stage that would end
-    # the killed attempt's run: `make repro` and `make ui` run reprozoo.run.dead_runs first.
+    # the killed attempt's run: `make repro` and `make ui` run reprozoo.ledger.dead_runs first.
     dead, alive = "s002-breast-cancer-mlp", "s002-breast-cancer-mlp-relu"  # another stage: it ends no run of dead's
     before = {r.info.run_id for n in (dead, alive) for r in mlflow_runs(project, n)}
     kill_on_line(project, [sys.executable, "stages/run.py", dead], "epoch 100/")
@@ -623,7 +666,7 @@ def test_the_sweep_make_repro_runs_first_ends_only_dead_runs(project):
             break
     try:
         [running] = [r for r in mlflow_runs(project, alive) if r.info.run_id not in before]
-        swept = check([sys.executable, "-m", "reprozoo.run.dead_runs"], project).stdout
+        swept = check([sys.executable, "-m", "reprozoo.ledger.dead_runs"], project).stdout
         status = {r.info.run_id: r.info.status for n in (dead, alive) for r in mlflow_runs(project, n)}
     finally:
         live.send_signal(signal.SIGCONT)

@@ -1,4 +1,4 @@
-"""The report (metrics/<name>.json + results/<name>/run.json as reprozoo.run.outputs writes them, and the spread
+"""The report (metrics/<name>.json + results/<name>/run.json as reprozoo.harness.outputs writes them, and the spread
 runs), its README block, the dvc.yaml plots, the progress display."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from reprozoo import ROOT
 from reprozoo.config.catalogue import CATALOGUE
 from reprozoo.data.files import write_json
 from reprozoo.config.errors import ReprozooError
-from reprozoo.run.outputs import write_results
-from reprozoo.run.progress import Progress
+from reprozoo.harness.outputs import write_results
+from reprozoo.ledger.progress import Progress
 from reprozoo.report.curves import training_curves
 from reprozoo.report.report import README_END, README_START, build_report, render_markdown, update_readme
 from reprozoo.tasks import Data, Result, experiment
@@ -29,7 +29,7 @@ IDS = {"mlflow_experiment_id": "3", "mlflow_run_id": "abcdef0123456789"}
 @pytest.fixture
 def record(tmp_path, monkeypatch, params):
     """record(name, main_metric, value, ...): one experiment's outputs under tmp_path, by the real writer."""
-    monkeypatch.setattr("reprozoo.run.outputs.ROOT", tmp_path)
+    monkeypatch.setattr("reprozoo.harness.outputs.ROOT", tmp_path)
 
     def write(name, main, value, fidelity="full", source="pypi", deviation=None, spread=(), in_info=False):
         task, p = experiment(params, name)

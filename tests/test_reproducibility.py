@@ -23,11 +23,11 @@ import hashlib, sys
 import reprozoo, torch
 from reprozoo.data.mnist import from_embedded
 from reprozoo.data.split import split_raw
-from reprozoo.run.optim import make_optimizer
+from reprozoo.training.optim import make_optimizer
 from reprozoo.config.params import load_params
-from reprozoo.run.runtime import configure, seed_everything
+from reprozoo.training.runtime import configure, seed_everything
 from reprozoo.tasks.image_classifier import build
-from reprozoo.run.train import fit
+from reprozoo.training.loop import fit
 from reprozoo.tasks import experiment
 
 p = experiment(load_params(), "s003-lstm-mnist")[1]

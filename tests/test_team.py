@@ -196,7 +196,7 @@ def test_a_stage_logs_nested_runs_to_the_team_server(server, project):
 
 def test_the_sweep_ends_this_machines_dead_runs_only(server, project):
     """Owner identity is host name, boot id, pid and start time: another machine's RUNNING run is never ended."""
-    from reprozoo.run.owners import owner_tags
+    from reprozoo.ledger.owners import owner_tags
 
     dead = {**owner_tags(), "reprozoo.owner_pid": "999999", "dvc_stage": "train@x", "reprozoo.fingerprint": "f"}
     same_name_other_boot = {**dead, "reprozoo.owner_boot": "another-machine's-boot"}
@@ -205,7 +205,7 @@ def test_the_sweep_ends_this_machines_dead_runs_only(server, project):
         eid = client.create_experiment("sweep")
         ids = {name: client.create_run(eid, tags=tags).info.run_id
                for name, tags in (("dead", dead), ("boot", same_name_other_boot), ("other", other_host))}
-    swept = check([sys.executable, "-m", "reprozoo.run.dead_runs"], project, MLFLOW_TRACKING_URI=server.uri,
+    swept = check([sys.executable, "-m", "reprozoo.ledger.dead_runs"], project, MLFLOW_TRACKING_URI=server.uri,
                   **login("bob"))
     assert swept.stdout.count("ended KILLED") == 1 and ids["dead"] in swept.stdout
     with signed_in(server.uri, "bob", MEMBERS["bob"]) as client:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from reprozoo.run import timing
+from reprozoo.ledger import timing
 
 
 def test_nested_tracking_is_taken_out_of_the_work_around_it(monkeypatch):
@@ -28,7 +28,7 @@ def test_nested_tracking_is_taken_out_of_the_work_around_it(monkeypatch):
 
 
 def test_a_stage_prints_its_time_line_and_a_log_of_them_sums():
-    code = ("import time; from reprozoo.config.errors import run_main; from reprozoo.run.timing import spend\n"
+    code = ("import time; from reprozoo.ledger.stage import run_main; from reprozoo.ledger.timing import spend\n"
             "def main():\n    with spend('work'):\n        time.sleep(0.5)\nrun_main(main)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"DVC_STAGE": "train@x", "PATH": ""})
@@ -44,7 +44,7 @@ def test_a_stage_prints_its_time_line_and_a_log_of_them_sums():
 
 
 def test_a_failed_stage_prints_no_time_line():
-    code = ("from reprozoo.config.errors import ReprozooError, run_main\n"
+    code = ("from reprozoo.config.errors import ReprozooError\nfrom reprozoo.ledger.stage import run_main\n"
             "def main():\n    raise ReprozooError('params.yaml: x: bad')\nrun_main(main)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 2 and out.stdout == "" and out.stderr == "error: params.yaml: x: bad\n"

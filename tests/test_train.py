@@ -9,14 +9,14 @@ import sys
 import pytest
 import torch
 
-from reprozoo.run.cuda_graph import can_graph
+from reprozoo.training.cuda_graph import can_graph
 from reprozoo.data.mnist import DIGITS, from_embedded
 from reprozoo.data.split import split_raw
 from reprozoo.config.errors import ReprozooError
-from reprozoo.run.optim import make_optimizer
-from reprozoo.run.runtime import configure, seed_everything
+from reprozoo.training.optim import make_optimizer
+from reprozoo.training.runtime import configure, seed_everything
 from reprozoo.tasks.image_classifier import build
-from reprozoo.run.train import fit
+from reprozoo.training.loop import fit
 from reprozoo.tasks import experiment
 
 

@@ -19,7 +19,7 @@ from reprozoo.config.errors import ReprozooError
 from reprozoo.models import create_model
 from reprozoo.models.transfer import replace_head
 from reprozoo.models.wrap import ImageClassifier, pixel_permutation
-from reprozoo.run.optim import make_optimizer
+from reprozoo.training.optim import make_optimizer
 from reprozoo.report.report import permutation_summary, render_permutation
 
 from conftest import write_mnist_idx
@@ -111,7 +111,7 @@ def test_permuted_model_round_trips_through_mlflow_pyfunc(tmp_path, mlflow_store
     import mlflow
     import mlflow.pyfunc
 
-    from reprozoo.run.tracking import log_model_copy
+    from reprozoo.harness.saved_model import log_model_copy
 
     torch.manual_seed(0)
     model = ImageClassifier(create_model("small_cnn", (1, 28, 28), 10), [0.1307], [0.3081],

@@ -102,9 +102,9 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     """Train one experiment one way; return samples/s, test accuracy and peak memory."""
     from reprozoo.models import create_model, tanh_rnn
     from reprozoo.models.wrap import ImageClassifier
-    from reprozoo.run.runtime import configure, seed_everything
-    from reprozoo.run.optim import OPTIMIZERS, make_optimizer
-    from reprozoo.run.train import LOSSES, fit, predict
+    from reprozoo.training.runtime import configure, seed_everything
+    from reprozoo.training.optim import OPTIMIZERS, make_optimizer
+    from reprozoo.training.loop import LOSSES, fit, predict
 
     recipe = load_recipe(name, params_path)
     epochs = epochs or recipe["epochs"]
@@ -118,7 +118,7 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     model = model.to(device)
     loss_name = recipe.get("loss", "cross_entropy")
     from reprozoo.perf.roofline import flop_per_sample
-    from reprozoo.run.train import as_input
+    from reprozoo.training.loop import as_input
 
     # Counted before any compile, on a copy, so training starts from the same weights and RNG state.
     flop = flop_per_sample(model, LOSSES[loss_name], as_input(train["images"][:recipe["batch_size"]]),

@@ -59,7 +59,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32) -> dic
 
 def run_peak(device_name: str, options: dict) -> dict:
     """matmul_peak in a process set up as the training runs are (threads, determinism, device)."""
-    from reprozoo.run.runtime import configure
+    from reprozoo.training.runtime import configure
 
     device = configure(device_name, options.get("threads") or 2, deterministic=options.get("deterministic", True))
     dtype = torch.bfloat16 if options.get("amp") and device.type == "cuda" else torch.float32

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from reprozoo import ROOT
 from reprozoo.data.files import read_json, write_json
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 
 COMMITTED = ROOT / "metrics" / "kernels.json"
 # Fingerprints measured on other CPUs (docs/reproducibility.md): `make kernels` compares this one with each
@@ -41,7 +42,7 @@ def probes(threads: int) -> dict[str, str]:
     import numpy as np
     import torch
 
-    from reprozoo.run.runtime import configure
+    from reprozoo.training.runtime import configure
 
     configure("cpu", threads, deterministic=True)
 
@@ -101,7 +102,7 @@ def fingerprint(threads: int) -> dict:
     import torch
 
     from reprozoo import CPU_PINS
-    from reprozoo.run.outputs import machine
+    from reprozoo.harness.outputs import machine
 
     return {"machine": machine(), "settings": {k: os.environ.get(k) for k in CPU_PINS},
             "mkldnn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Iterator
 
 from reprozoo import ROOT
-from reprozoo.check import WALL_CLOCK
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.report.check import WALL_CLOCK
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 from reprozoo.data.files import read_json, write_json
 
 UI_EXPERIMENT = "s002-mnist-cnn-k3"  # ten epochs: its curves say more than a one-epoch run's single point

@@ -1,7 +1,7 @@
 """The reproduction report: every CATALOGUE id, what the seed prints, ours beside it, and whether they compare.
 
 It reads each experiment's metrics/<name>.json (numbers) and results/<name>/run.json (its seed id,
-main_metric, data, recipe and MLflow ids, as reprozoo.run.outputs writes them), and the spread runs of
+main_metric, data, recipe and MLflow ids, as reprozoo.harness.outputs writes them), and the spread runs of
 results/spread/. A row is comparable only when the data and the recipe are both the seed's and the
 seed (or, marked "outside", the page it follows) gives a number for our figure; only then is the
 difference shown, with the run-to-run spread and a verdict.
@@ -21,7 +21,8 @@ from scipy.stats import t as t_dist
 from reprozoo import ROOT
 from reprozoo.config.catalogue import CATALOGUE
 from reprozoo.data.files import read_json
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 
 UI_URL = "http://127.0.0.1:5000"  # where `make ui` serves the store the runs were logged to
 # MLflow 3's UI shows an experiment in its GenAI workflow (traces) unless told which one: ours is training.
@@ -31,7 +32,7 @@ NOT_FULL = {"subset": "partly: a subset of the seed's data", "stand-in": "no: st
             "other": "no: other data than the seed's"}
 
 
-def load_experiment(name: str, root: Path) -> dict:
+def read_outputs(name: str, root: Path) -> dict:
     """An experiment's metrics and run record, checked for what the report needs."""
     fix = f"dvc repro (the stages of {name})"
     metrics = read_json(root / "metrics" / f"{name}.json", fix)
@@ -48,7 +49,7 @@ def load_experiment(name: str, root: Path) -> dict:
     return {"metrics": metrics, "run": run}
 
 
-def spread_runs(name: str, root: Path) -> dict[int, dict]:
+def spread_figures(name: str, root: Path) -> dict[int, dict]:
     """Each extra training seed's figures of `name` (results/spread/<name>.json), by seed."""
     path = root / "results" / "spread" / f"{name}.json"
     if not path.exists():
@@ -116,7 +117,7 @@ def row(name: str, found: dict, root: Path, other_recipe: bool = False) -> dict:
     ours = m.get(main, run.get("info", {}).get(main))
     comparable = comparability(run, entry)
     numeric = isinstance(ours, (int, float)) and not isinstance(ours, bool)
-    runs = {} if other_recipe else spread_runs(name, root)
+    runs = {} if other_recipe else spread_figures(name, root)
     own = run["params"].get("seed", 0)
     spreads = figure_spreads(own, m, runs)
     s = spreads.get(main) if numeric else None
@@ -151,7 +152,7 @@ def row(name: str, found: dict, root: Path, other_recipe: bool = False) -> dict:
 def build_report(experiments: list[str], root: Path = ROOT) -> dict:
     """Rows for every catalogue id: its experiments' figures, or 'not yet reproduced'."""
     other = other_recipe_spreads(root)
-    rows = [row(name, load_experiment(name, root), root, name in other) for name in experiments]
+    rows = [row(name, read_outputs(name, root), root, name in other) for name in experiments]
     out = []
     for cid, entry in CATALOGUE.items():
         mine = [r for r in rows if r["id"] == cid]

@@ -2,7 +2,7 @@
 
 A task knows its seed's recipe and nothing of MLflow, DVC or files: it loads its data, trains,
 and returns a Result (numbers, a few strings and tables, figures). It reports progress through
-the Context the harness hands it (`ctx.log_epoch(row)`); reprozoo.run.harness does the rest: seeding,
+the Context the harness hands it (`ctx.log_epoch(row)`); reprozoo.harness.phases does the rest: seeding,
 the MLflow run, checkpoints, and writing every output whole.
 
     class Params(Experiment):                # its params: experiments.sin_cos.<name> in params.yaml
@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Iterator
+from typing import Any, Callable, ClassVar, ContextManager, Iterable, Protocol
 
 from reprozoo import ROOT
 from reprozoo.data.split import load_split
 from reprozoo.config.errors import ReprozooError
 from reprozoo.config.params import Experiment, Params, parse_params, read_params, typed
-from reprozoo.run import saved_model
 
 TASKS: dict[str, type[Task]] = {}  # kind -> Task class, filled as tasks/<kind>.py modules are imported
 
@@ -84,46 +82,32 @@ class Result:
     tensors: dict[str, dict] = field(default_factory=dict)  # file stem -> tensors saved in results/<name>/
 
 
-class Context:
-    """What a task may use of the harness: its params, device, resumed state, and ways to report."""
+class Context(Protocol):
+    """What a task may use of the harness (harness/context.py is the one the stages hand over): its params,
+    device, resumed state, and ways to report. A task never reaches MLflow or a file of the run but by it."""
 
-    def __init__(self, name: str, kind: str, params: Any, project: Any, device: Any, root: Path, log: Any):
-        self.name, self.kind, self.params, self.project, self.device = name, kind, params, project, device
-        self.model_dir = root / "models" / name  # a trained model (DVC-cached), where a kind keeps one
-        self.log = log  # the harness's run logger (MLflow, progress, checkpoints)
-        self.resumed: Any = None  # the state given to log_epoch when the run was stopped, if it resumes
-        self.history: list[dict] = []  # the rows given to log_epoch, resumed ones included
+    name: str
+    kind: str
+    params: Any
+    project: Any
+    device: Any
+    model_dir: Path
+    resumed: Any
+    history: list[dict]
 
-    def log_epoch(self, row: dict, state: Callable[[], Any] | None = None) -> None:
-        """One epoch's figures (row["epoch"] is the step); `state()` is what a resumed run restores."""
-        self.history.append(row)
-        self.log.epoch(self, row, state)
+    def log_epoch(self, row: dict, state: Callable[[], Any] | None = None) -> None: ...
 
-    def log_series(self, key: str, values: list[float], start: int = 1) -> None:
-        """A whole curve at once (one value per step), for loops too fast to report epoch by epoch."""
-        self.log.series(key, values, start)
+    def log_series(self, key: str, values: list[float], start: int = 1) -> None: ...
 
-    def log_params(self, values: dict) -> None:
-        """Parameters known only once the model exists (e.g. how many weights train)."""
-        self.log.params(values)
+    def log_params(self, values: dict) -> None: ...
 
-    def batches(self, batches: Iterable) -> Iterable:
-        """An epoch's batches, behind a progress bar on a terminal."""
-        return self.log.batches(batches)
+    def batches(self, batches: Iterable) -> Iterable: ...
 
-    def save_model(self, model: Any, example: Any, metadata: dict) -> None:
-        """Log `model` (an nn.Module taking `example`) as the run's MLflow model and copy it to model_dir."""
-        saved_model.save(self.log, self.model_dir, model, example, metadata)
+    def save_model(self, model: Any, example: Any, metadata: dict) -> None: ...
 
-    def load_model(self) -> Any:
-        """The MLflow model the train stage kept in model_dir (its `predict` takes numpy arrays)."""
-        return saved_model.load_pyfunc(self.model_dir, f"train@{self.name}")
+    def load_model(self) -> Any: ...
 
-    @contextmanager
-    def child(self, name: str) -> Iterator[None]:
-        """A nested run (one fit of several, e.g. one optimizer of seed 002's comparison)."""
-        with self.log.child(self, name):
-            yield
+    def child(self, name: str) -> ContextManager[None]: ...
 
 
 class Task:
@@ -138,7 +122,7 @@ class Task:
     tiny: ClassVar[bool] = False
     # Figures computed from the data alone, which no training moves (a class share, a chance level); with
     # trains = False, every figure (the SVD's). Under route (b) of the contract such a figure may differ by
-    # float precision only, not by a spread (reprozoo.check).
+    # float precision only, not by a spread (reprozoo.report.check).
     data_figures: ClassVar[tuple[str, ...]] = ()
     trains: ClassVar[bool] = True
 

@@ -14,16 +14,15 @@ from typing import Literal, Optional
 
 import torch
 
-from reprozoo import ROOT
-from reprozoo.run import checkpoint, distributed, saved_model
-from reprozoo.run.figures import (confusion_counts, confusion_figure, confusion_rows, misclassified_figure,
-                                  per_class_accuracy)
+from reprozoo.training import checkpoint, distributed, exported
+from reprozoo.training.figures import (confusion_counts, confusion_figure, confusion_rows, misclassified_figure,
+                                       per_class_accuracy)
 from reprozoo.models import create_model
 from reprozoo.models.wrap import ImageClassifier, pixel_permutation
 from reprozoo.config.params import Count, Experiment, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
-from reprozoo.run.optim import make_optimizer
-from reprozoo.run.train import LOSSES, as_input, fit, predict, score
+from reprozoo.training.optim import make_optimizer
+from reprozoo.training.loop import LOSSES, as_input, fit, predict, score
 
 
 class Params(Experiment):
@@ -73,7 +72,7 @@ def load_trained(model_dir: Path, p: Params, manifest: dict) -> ImageClassifier:
     The exported program has no modules to hook, so the net is rebuilt from params and given its weights.
     """
     model = build(p, manifest)
-    model.load_state_dict(saved_model.load_module(model_dir, f"train@{model_dir.name}").state_dict())
+    model.load_state_dict(exported.load_module(model_dir, f"train@{model_dir.name}").state_dict())
     return model.eval()
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from reprozoo.data.files import sha256_tensors
-from reprozoo.run.optim import make_optimizer
+from reprozoo.training.optim import make_optimizer
 from reprozoo.config.params import Count, Experiment, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register
 

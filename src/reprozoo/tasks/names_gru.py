@@ -1,27 +1,23 @@
 """Seed 002's name -> country classifier: ASCII codes -> Embedding(128, 100) -> GRU over packed padded
 sequences -> Linear to the countries, SGD, test accuracy per epoch as the seed prints it.
 
-`python -m reprozoo.tasks.names_gru NAME...` prints the trained model's three likeliest countries.
+`python -m reprozoo.names NAME...` (reprozoo/names.py) prints a trained model's three likeliest countries.
 """
 
 from __future__ import annotations
-
-import sys
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from reprozoo import ROOT
 from reprozoo.data.names import encode_names, to_ascii
 from reprozoo.config.errors import ReprozooError
-from reprozoo.run import saved_model
-from reprozoo.run.figures import confusion_counts, confusion_rows, per_class_accuracy
+from reprozoo.training.figures import confusion_counts, confusion_rows, per_class_accuracy
 from reprozoo.config.params import Count, Experiment, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register, split_data
-from reprozoo.run.optim import make_optimizer
-from reprozoo.run.train import batch_indices
+from reprozoo.training.optim import make_optimizer
+from reprozoo.training.loop import batch_indices
 
 
 class Params(Experiment):
@@ -172,25 +168,3 @@ class NamesGruTask(Task):
             figures={"accuracy_confusion": figure(ctx.name, ctx.history, counts, classes, accuracy, top3)},
             tables={"confusion": confusion_rows(test["labels"], predicted, classes)},
         )
-
-
-def main() -> None:
-    """CLI: python -m reprozoo.tasks.names_gru [--model models/s002-names-gru] NAME..."""
-    args = sys.argv[1:]
-    folder = ROOT / "models" / "s002-names-gru"
-    if args[:1] == ["--model"]:
-        folder, args = ROOT / args[1], args[2:]
-    if not args:
-        raise ReprozooError("usage: python -m reprozoo.tasks.names_gru [--model FOLDER] NAME...")
-    model = saved_model.load_module(folder, f"names-gru@{folder.name}")
-    import yaml
-
-    classes = yaml.safe_load((folder / "MLmodel").read_text())["metadata"]["classes"]
-    for name, top in zip(args, predict_names(model, classes, args)):
-        print(f"{name}: " + ", ".join(f"{c} {p:.2f}" for c, p in top))
-
-
-if __name__ == "__main__":
-    from reprozoo.config.errors import run_main
-
-    run_main(main)

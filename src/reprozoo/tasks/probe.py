@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from reprozoo.data.files import read_json
-from reprozoo.run.figures import last_layer_features, tsne_2d, tsne_figure
+from reprozoo.training.figures import last_layer_features, tsne_2d, tsne_figure
 from reprozoo.config.params import Count, Experiment
 from reprozoo.tasks import Context, Data, Result, Task, experiment, register, split_data
 from reprozoo.tasks.image_classifier import load_trained

@@ -16,7 +16,7 @@ from torch import nn
 
 from reprozoo.data.files import sha256_tensors
 from reprozoo.data.split import stratified_indices
-from reprozoo.run.optim import make_optimizer
+from reprozoo.training.optim import make_optimizer
 from reprozoo.config.params import Count, Experiment, Fraction, Optimizer, Positive
 from reprozoo.tasks import Context, Data, Result, Task, register
 

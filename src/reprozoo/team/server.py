@@ -22,7 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 from reprozoo.team.stopping import Stopping
 
 STOPPING = Stopping()

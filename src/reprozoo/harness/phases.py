@@ -11,14 +11,16 @@ import time
 
 from reprozoo import ROOT
 
-from reprozoo.run import checkpoint
+from reprozoo.training import checkpoint
 from reprozoo.data.files import read_json, write_json
 from reprozoo.config.errors import Interrupted, ReprozooError
-from reprozoo.run.outputs import machine, number, write_history, write_results
-from reprozoo.run.runlog import RunLog
-from reprozoo.run.runtime import configure, seed_everything
-from reprozoo.tasks import Context, Task, load_experiment
-from reprozoo.run.timing import spend
+from reprozoo.harness.outputs import write_history, write_results
+from reprozoo.ledger.runlog import RunLog
+from reprozoo.training.runtime import configure, seed_everything
+from reprozoo.harness.spread import spread_runs
+from reprozoo.harness.context import RunContext
+from reprozoo.tasks import Task, load_experiment
+from reprozoo.ledger.timing import spend
 
 PHASES = ("train", "evaluate", "all", "spread")
 
@@ -29,7 +31,7 @@ def stage_name(task: Task, name: str, phase: str) -> str:
     return f"{group}@{name}"
 
 
-def run(name: str, phase: str = "all") -> None:
+def run_phase(name: str, phase: str = "all") -> None:
     """Run one phase of experiment `name` as params.yaml describes it (spread: once per extra seed)."""
     params, task, p = load_experiment(name)
     kind = task.kind
@@ -45,11 +47,11 @@ def run(name: str, phase: str = "all") -> None:
     else:
         device = configure(rt.device, rt.threads, rt.deterministic)
     if phase == "spread":
-        spread_runs(task, name, kind, p, params, device)
+        spread_runs(task, name, p, params, device, stage_name(task, name, phase))
         return
     seed_everything(p.seed)
     log = RunLog(name, p, stage_name(task, name, phase), getattr(p, "epochs", None))
-    ctx = Context(name, kind, p, params, log.setup_device(device), ROOT, log)
+    ctx = RunContext(name, kind, p, params, log.setup_device(device), ROOT, log)
     try:
         with spend("work"):
             data = task.load(ctx)
@@ -57,14 +59,14 @@ def run(name: str, phase: str = "all") -> None:
             if phase == "evaluate":
                 evaluate_trained(task, ctx, data, log)
             else:
-                train(task, ctx, data, log, evaluate=phase == "all")
+                train_phase(task, ctx, data, log, evaluate=phase == "all")
     finally:
         log.teardown()
 
 
-def train(task: Task, ctx: Context, data, log: RunLog, evaluate: bool) -> None:
+def train_phase(task: Task, ctx: RunContext, data, log: RunLog, evaluate: bool) -> None:
     """Train (resuming a stopped run of the same params and data), then evaluate or keep the model."""
-    digest = checkpoint.fingerprint(ctx.kind, ctx.params, ctx.project.runtime, data.sha256, ctx.device.type,
+    digest = checkpoint.params_digest(ctx.kind, ctx.params, ctx.project.runtime, data.sha256, ctx.device.type,
                                     log.world_size)
     path = checkpoint.checkpoint_path(ctx.name, digest)
     saved = checkpoint.load(path, digest) if ctx.project.runtime.resume else None
@@ -74,15 +76,15 @@ def train(task: Task, ctx: Context, data, log: RunLog, evaluate: bool) -> None:
         log.say(f"[{ctx.name}] resuming after epoch {len(ctx.history)}/{getattr(ctx.params, 'epochs', '?')} "
                 f"from {path}")
     log.start(data, saved["run_id"] if saved else None, ctx.history, digest)
-    log.checkpoint = (path, digest)
+    ctx.checkpoint = (path, digest)
     if type(task).train is not Task.train:  # torch imports its compiler when the first optimizer is built:
         import torch._dynamo  # noqa: F401  (~1 s, kept out of train_seconds)
     start = time.perf_counter()
-    log.clock = lambda: before + time.perf_counter() - start
+    ctx.clock = lambda: before + time.perf_counter() - start
     try:
         with spend("work"):
             task.train(ctx, data)
-        seconds = log.clock()
+        seconds = ctx.clock()
         log.metrics({"train_seconds": seconds})
         if evaluate:
             with spend("work"):
@@ -97,8 +99,8 @@ def train(task: Task, ctx: Context, data, log: RunLog, evaluate: bool) -> None:
             write_history(ROOT / "plots" / ctx.name / "history.csv", ctx.history)
     except Interrupted as sig:
         note = ""
-        if log.main and log.snapshot is not None:  # saved at the end of that epoch already
-            note = (f"; the checkpoint after epoch {len(log.snapshot['history'])} is in {path}, rerun (dvc repro) "
+        if log.main and ctx.snapshot is not None:  # saved at the end of that epoch already
+            note = (f"; the checkpoint after epoch {len(ctx.snapshot['history'])} is in {path}, rerun (dvc repro) "
                     "to resume")
         log.end("KILLED")
         raise Interrupted(sig.signum, f"{ctx.name}: stopped by {sig}; MLflow run {log.run_id} KILLED{note}") from None
@@ -107,8 +109,8 @@ def train(task: Task, ctx: Context, data, log: RunLog, evaluate: bool) -> None:
             log.end("FAILED")
         except ReprozooError:
             pass  # the store that failed refuses this too: the rerun resumes into the run all the same
-        if log.main and log.snapshot is not None:
-            raise ReprozooError(f"{err}; the checkpoint after epoch {len(log.snapshot['history'])} is kept in "
+        if log.main and ctx.snapshot is not None:
+            raise ReprozooError(f"{err}; the checkpoint after epoch {len(ctx.snapshot['history'])} is kept in "
                                 f"{path}: rerun to resume there") from None
         raise
     except BaseException:
@@ -118,7 +120,7 @@ def train(task: Task, ctx: Context, data, log: RunLog, evaluate: bool) -> None:
     checkpoint.discard(path)
 
 
-def evaluate_trained(task: Task, ctx: Context, data, log: RunLog) -> None:
+def evaluate_trained(task: Task, ctx: RunContext, data, log: RunLog) -> None:
     """Score the model the train stage kept, logging into that stage's (finished) run."""
     trained = read_json(ctx.model_dir / "run.json", f"dvc repro --force train@{ctx.name}")
     log.attach(trained, data)
@@ -132,43 +134,3 @@ def evaluate_trained(task: Task, ctx: Context, data, log: RunLog) -> None:
         log.end("KILLED" if isinstance(err, Interrupted) else "FAILED")
         raise
     log.end("FINISHED")
-
-
-def spread_runs(task: Task, name: str, kind: str, p, params, device) -> None:
-    """Train and score `name` once per extra seed of its spread, each an MLflow run tagged with its seed.
-
-    One process for all seeds: the data load and the imports are paid once. Nothing is kept but the
-    figures (results/spread/<name>.json) and the runs; the models are neither saved nor registered.
-    """
-    seeds = params.spread.seeds_for(name)
-    runs = {}
-    data = None
-    for seed in seeds:
-        ps = p.model_copy(update={"seed": seed})
-        seed_everything(seed)
-        log = RunLog(name, ps, stage_name(task, name, "spread"), getattr(ps, "epochs", None), spread_seed=seed)
-        ctx = Context(name, kind, ps, params, log.setup_device(device), ROOT, log)
-        try:
-            if data is None:
-                with spend("work"):
-                    data = task.load(ctx)
-            with checkpoint.interruptible():
-                log.start(data, None, [], f"spread{seed}")
-                start = time.perf_counter()
-                with spend("work"):
-                    task.train(ctx, data)
-                    seconds = time.perf_counter() - start
-                    result = task.evaluate(ctx, data)
-                log.result(result, [], data)
-            log.end("FINISHED")
-        except BaseException as err:
-            log.end("KILLED" if isinstance(err, Interrupted) else "FAILED")
-            raise
-        finally:
-            log.teardown()
-        runs[str(seed)] = {k: number(k, v) for k, v in result.metrics.items()} | {"train_seconds": round(seconds, 2)}
-        log.say(f"spread@{name}: seed {seed}: {result.main_metric} {result.metrics[result.main_metric]:.4f} "
-                f"({seconds:.0f} s)")
-    write_json(ROOT / "results" / "spread" / f"{name}.json", {
-        "experiment": name, "metric": result.main_metric, "runs": runs, "data_sha256": data.sha256,
-        "machine": machine()})

@@ -17,8 +17,8 @@ were measured to move (char RNNs' chars_right), which takes 3 sd of its spread. 
 (train_seconds) are never judged; any other figure left unjudged is an error. Every tolerance wider than
 20 % of its figure is listed with its reason under the table.
 
-    python -m reprozoo.check            # clone HEAD into a temp folder, `dvc repro` there, compare
-    python -m reprozoo.check --derived DIR   # compare a tree someone already re-derived
+    python -m reprozoo.report.check            # clone HEAD into a temp folder, `dvc repro` there, compare
+    python -m reprozoo.report.check --derived DIR   # compare a tree someone already re-derived
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from pathlib import Path
 
 from reprozoo import ROOT
 from reprozoo.data.files import read_json
-from reprozoo.config.errors import ReprozooError, run_main
+from reprozoo.config.errors import ReprozooError
+from reprozoo.ledger.stage import run_main
 from reprozoo.report.kernels import agree, read_fingerprint
 
 WALL_CLOCK = ("train_seconds",)

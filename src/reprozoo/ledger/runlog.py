@@ -12,13 +12,13 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
-from reprozoo.run import distributed
-from reprozoo.run.owners import end_dead_runs, owner_tags
-from reprozoo.run.progress import Progress
-from reprozoo.run.timing import charged
-from reprozoo.run.tracking import flatten, log_series, run_tags, use_experiment, with_retries
+from reprozoo.training import distributed
+from reprozoo.ledger.owners import end_dead_runs, owner_tags
+from reprozoo.ledger.progress import Progress
+from reprozoo.ledger.timing import charged
+from reprozoo.ledger.tracking import flatten, log_series, run_tags, use_experiment, with_retries
 
 
 class RunLog:
@@ -35,9 +35,6 @@ class RunLog:
         self.experiment_id: str | None = None
         self.tags: dict[str, str] = {}
         self.model: dict | None = None  # the logged model: id, registered name and version
-        self.snapshot: dict | None = None  # the state at the last finished epoch, for a checkpoint
-        self.checkpoint: tuple | None = None  # (path, fingerprint) the harness resumes from
-        self.clock: Callable[[], float] = lambda: 0.0  # training seconds so far (resumed ones included)
 
     # -- process --------------------------------------------------------------------------------
     def setup_device(self, device):
@@ -129,7 +126,7 @@ class RunLog:
         import mlflow
         from mlflow.exceptions import MlflowException
 
-        from reprozoo.run.tracking import use_store
+        from reprozoo.ledger.tracking import use_store
 
         use_store()
         self.run_id, self.experiment_id = trained["mlflow_run_id"], trained["mlflow_experiment_id"]
@@ -163,14 +160,8 @@ class RunLog:
 
     # -- what a task reports ----------------------------------------------------------------------
     @charged("tracking")
-    def epoch(self, ctx: Any, row: dict, state: Callable[[], Any] | None) -> None:
-        if state is not None:
-            self.snapshot = {"task": state(), "history": list(ctx.history), "seconds": self.clock()}
-            if self.main and self.checkpoint:  # at every epoch's end: a kill -9 loses at most one epoch
-                from reprozoo.run import checkpoint
-
-                path, digest = self.checkpoint
-                checkpoint.save(path, {**self.snapshot, "run_id": self.run_id}, digest)
+    def epoch(self, row: dict) -> None:
+        """One epoch's figures: into the run and the progress line (the context keeps the checkpoint)."""
         if self.run_id:
             self._epoch_metrics(row)
         if self.progress:

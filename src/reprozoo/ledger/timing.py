@@ -1,6 +1,6 @@
 """Where a stage's seconds go: start-up, the work itself, MLflow tracking, and the rest.
 
-A stage ends with one line (errors.run_main prints it) such as
+A stage ends with one line (ledger/stage.run_main prints it) such as
     time train@s001-lstm-mnist: 14.2 s = start-up 1.9 + work 10.8 + tracking 1.1 + other 0.4
 start-up: from the process's start (interpreter, imports, params, device set-up) to the first work;
 work: loading the data, training, scoring, writing figures (the `spend("work")` blocks);
@@ -99,12 +99,12 @@ def totals(log: str, wall: float | None = None) -> dict:
 
 
 def main() -> None:
-    """python -m reprozoo.run.timing LOG [WALL_SECONDS]: the sums of a `dvc repro` log's time lines, as JSON."""
+    """python -m reprozoo.ledger.timing LOG [WALL_SECONDS]: the sums of a `dvc repro` log's time lines, as JSON."""
     import json
     import sys
 
     if len(sys.argv) not in (2, 3):
-        sys.exit("usage: python -m reprozoo.run.timing LOG [WALL_SECONDS]")
+        sys.exit("usage: python -m reprozoo.ledger.timing LOG [WALL_SECONDS]")
     print(json.dumps(totals(open(sys.argv[1]).read(), float(sys.argv[2]) if len(sys.argv) == 3 else None), indent=1))
 
 

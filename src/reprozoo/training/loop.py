@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reprozoo.run.cuda_graph import GraphedStep, can_graph
-from reprozoo.run.distributed import shard, sum_over_ranks
+from reprozoo.training.cuda_graph import GraphedStep, can_graph
+from reprozoo.training.distributed import shard, sum_over_ranks
 from reprozoo.config.errors import ReprozooError
 
 LOSSES = {"cross_entropy": F.cross_entropy, "nll": F.nll_loss}  # nll: the model ends in LogSoftmax
@@ -35,7 +35,7 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     """One pass over shuffled batches; returns mean loss and accuracy over the epoch.
 
     Nothing in the loop reads a value back to the host, so a GPU never waits on Python.
-    wrap_batches: e.g. reprozoo.run.progress.Progress.batches, to show a bar over the batches.
+    wrap_batches: e.g. reprozoo.ledger.progress.Progress.batches, to show a bar over the batches.
     """
     model.train()
     autocast = torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=amp and images.device.type == "cuda")

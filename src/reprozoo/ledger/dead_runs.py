@@ -1,4 +1,4 @@
-"""`python -m reprozoo.run.dead_runs`: end KILLED every RUNNING run of the store whose process died.
+"""`python -m reprozoo.ledger.dead_runs`: end KILLED every RUNNING run of the store whose process died.
 
 A stage ends the dead runs of its own stage and params when it starts (owners.py). But a `dvc repro`
 after a kill -9 in training may start no process for that stage: DVC's run-cache puts the outputs of
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprozoo.config.errors import run_main
-from reprozoo.run.owners import end_dead_runs
-from reprozoo.run.tracking import store_name, tracking_uri, use_store, with_retries
+from reprozoo.ledger.stage import run_main
+from reprozoo.ledger.owners import end_dead_runs
+from reprozoo.ledger.tracking import store_name, tracking_uri, use_store, with_retries
 
 
 def end_all_dead_runs() -> list[str]:

@@ -15,8 +15,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from reprozoo import ROOT, project_root
 from reprozoo.config.errors import ReprozooError
-from reprozoo.run.remote import accepted, check_server, credentials_fault, redact, server_wait_s
-from reprozoo.run.outputs import replace_folder
+from reprozoo.ledger.remote import accepted, check_server, credentials_fault, redact, server_wait_s
 
 T = TypeVar("T")
 
@@ -220,32 +219,6 @@ def log_series(run_id: str, key: str, values: list[float], start: int = 1) -> No
     metrics = [Metric(key, float(v), now, start + i) for i, v in enumerate(values)]
     for i in range(0, len(metrics), 1000):  # MLflow's per-request limit
         with_retries(client.log_batch, run_id, metrics=metrics[i:i + 1000])
-
-
-def log_model_copy(model: Any, example: Any, metadata: dict, out: Path, registered_name: str | None = None) -> Any:
-    """Log an nn.Module to the active run (signature, input example) and copy it to `out`.
-
-    Exporting is the slow part (torch.export), so it happens once and the DVC output is a copy of
-    what MLflow logged; `out` appears whole or not at all.
-    """
-    import mlflow
-    import mlflow.pytorch
-    import numpy as np
-    import torch
-    from mlflow.models import infer_signature
-
-    model = model.cpu().eval()
-    x = example.cpu().numpy()
-    with torch.no_grad():
-        y = model(torch.from_numpy(x)).numpy()
-    # Naming the requirements skips MLflow's inference of them, which starts a separate process.
-    requirements = [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
-                    f"numpy=={np.__version__}"]
-    info = with_retries(mlflow.pytorch.log_model, model, name="model", input_example=x,
-                        signature=infer_signature(x, y), metadata=metadata, pip_requirements=requirements,
-                        registered_model_name=registered_name)
-    replace_folder(out, lambda tmp: mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=str(tmp)))
-    return info
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from reprozoo.config.errors import Interrupted
 NEUTRAL_RUNTIME_KEYS = ("resume",)
 
 
-def fingerprint(kind: str, params, runtime, data_sha256: str, device: str, world_size: int) -> str:
+def params_digest(kind: str, params, runtime, data_sha256: str, device: str, world_size: int) -> str:
     """Hex digest of everything that must match for a checkpoint to be resumed (params are pydantic models)."""
     runtime_fields = {k: v for k, v in runtime.model_dump().items() if k not in NEUTRAL_RUNTIME_KEYS}
     what = {"kind": kind, "experiment": params.model_dump(), "runtime": runtime_fields, "data_sha256": data_sha256,

@@ -18,8 +18,8 @@ from reprozoo.models import transfer
 from reprozoo.models.transfer import IMAGENET_MEAN, IMAGENET_STD
 from reprozoo.models.wrap import ImageClassifier
 from reprozoo.config.params import Backbone
-from reprozoo.run.optim import make_optimizer
-from reprozoo.run.train import fit
+from reprozoo.training.optim import make_optimizer
+from reprozoo.training.loop import fit
 
 
 def pretrain(name: str, b: Backbone) -> dict:
