@@ -14,8 +14,7 @@ from reprozoo.data.files import write_json
 from reprozoo.config.errors import ReprozooError
 from reprozoo.ledger.stage import run_main
 from reprozoo.models import check_model
-from reprozoo.config.params import load_params
-from reprozoo.tasks import kinds
+from reprozoo.harness.params import load_all
 from reprozoo.ledger.timing import spend
 
 OUT = ROOT / "results" / "params-ok.json"
@@ -23,8 +22,8 @@ OUT = ROOT / "results" / "params-ok.json"
 
 def main() -> None:
     with spend("work"):
-        params = load_params(kinds=kinds())
-        models = {f"experiments.image_classifier.{n}": (p["model"], p.get("model_args", {}))
+        params = load_all()
+        models = {f"experiments.image_classifier.{n}": (p.model, p.model_args)
                   for n, p in params.experiments.get("image_classifier", {}).items()}
         models |= {f"backbones.{n}": (b.model, {}) for n, b in params.backbones.items()}
         for key, (model, model_args) in models.items():

@@ -16,11 +16,11 @@ from reprozoo.ledger.timing import spend
 
 def main() -> None:
     with spend("work"):
-        params = load_params()
-        report = build_report(list(params.all()))
+        names = load_params().names()  # the experiments' names and kinds: the report reads their outputs only
+        report = build_report(list(names))
         write_json(ROOT / "metrics" / "report.json", report)
         atomic_write(ROOT / "metrics" / "report.md", lambda p: p.write_text(render_markdown(report)))
-        classifiers = list(params.experiments.get("image_classifier", {}))
+        classifiers = [name for name, kind in names.items() if kind == "image_classifier"]
         write_table(ROOT / "metrics" / "curves.csv", training_curves(classifiers, ROOT))
     print(f"report: {len(report['rows'])} rows -> metrics/report.md")
 

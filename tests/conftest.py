@@ -15,7 +15,6 @@ import yaml
 from reprozoo import ROOT
 from reprozoo.data.idx import write_idx
 from reprozoo.data.mnist import IDX_FILES
-from reprozoo.config.params import load_params
 from workspace import env_for
 
 # The fresh clone's `dvc repro` (the `clone` fixture of test_pipeline.py) takes most of CI's time, and
@@ -103,7 +102,9 @@ def clone(background_repro):
 
 @pytest.fixture(scope="session")
 def params():
-    return load_params()
+    from reprozoo.harness.params import load_all
+
+    return load_all()
 
 
 def write_mnist_idx(folder: Path, n_train: int = 60, n_test: int = 20, gz: bool = False, seed: int = 0) -> dict:

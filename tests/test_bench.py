@@ -83,3 +83,14 @@ def test_gpu_check_without_a_gpu_stops_with_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.splitlines() == ["error: no CUDA device is visible; .ci/gpu measures the GPU path and needs "
                                        "a GPU machine"]
+
+
+def test_the_bench_reads_its_experiments_from_params_and_names_a_wrong_one_in_one_line():
+    from reprozoo.config.params import load_params
+
+    assert load_params().tools.bench[:3] == ["s000-rnn-mnist", "s001-lstm-mnist", "s003-cnn-mnist"]
+    for name, says in (("s002-linear-regression", "a linear_regression experiment; the bench times image "
+                                                  "classifiers only"), ("nope", "'nope' is not in params.yaml")):
+        out = subprocess.run([sys.executable, "-m", "reprozoo.perf.bench", "--experiments", name],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and says in out.stderr, out.stderr

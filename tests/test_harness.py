@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reprozoo.config.params import load_params
+from reprozoo.harness.params import load_all
 from workspace import check, env_for, make_project, mlflow_runs
 
 pytestmark = pytest.mark.slow  # real stages and pipelines, minutes
@@ -64,7 +64,7 @@ def project(tmp_path_factory) -> Path:
         check(["python", "stages/download.py", dataset], repo)
         check(["python", "stages/split.py", dataset], repo)
     check(["python", "stages/backbone.py", "lenet-digits"], repo)
-    params = load_params(repo / "params.yaml")
+    params = load_all(repo / "params.yaml")
     calls = []
     for name, (kind, _) in params.all().items():
         phases = ["train", "evaluate"] if kind == "image_classifier" else ["all"]
@@ -81,7 +81,7 @@ def project(tmp_path_factory) -> Path:
 
 def kinds() -> dict[str, str]:
     """Each kind of the real params.yaml -> the experiment of it this test runs."""
-    real = load_params()
+    real = load_all()
     return {kind: KEEP.get(kind, [n for n, (k, _) in real.all().items() if k == kind])[0]
             for kind in {k for k, _ in real.all().values()}}
 

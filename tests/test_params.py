@@ -86,6 +86,7 @@ def test_real_params_load_by_kind_and_are_frozen(params):
      "'s002-linear-regression' is not an image_classifier experiment; allowed: s000-rnn-mnist, s001-lstm-mnist, "),
     ("spread.experiments.nope", {"kind": "char_rnn", "runs": 2}, None, "not under experiments.char_rnn"),
     ("spread.experiments.s001-lstm-mnist.runs", 9, None, "9; allowed: at most 8"),
+    ("tools.benchmark", [], None, "unknown key; allowed: bench, ui_picture"),
     ("experiments.image_classifier.s004-vgg16-transfer.model_args", {"backbone": "resnet"},
      "experiments.image_classifier.s004-vgg16-transfer.model_args.backbone",
      "'resnet'; allowed: vgg16-imagenet, vgg16-random, lenet-digits"),
@@ -120,7 +121,7 @@ def test_a_local_source_needs_a_path(dataset, source):
 
 def test_an_integer_is_accepted_where_a_number_is_expected():
     p = parse_params(with_changes({f"{MNIST_RNN}.lr": 1, "experiments.linear_regression.s002-linear-regression."
-                                                         "predict_at": 4}))
+                                                         "predict_at": 4}), kinds())
     lr = experiment(p, "s000-rnn-mnist")[1].lr
     assert lr == 1.0 and isinstance(lr, float)
     assert experiment(p, "s002-linear-regression")[1].predict_at == 4.0
@@ -187,11 +188,37 @@ def test_a_stage_with_bad_params_prints_one_error_line_per_key_and_exits_2(tmp_p
         "runtime.threads"]
 
 
-def test_a_stage_checks_its_own_experiment_by_its_kinds_model():
-    """Without the kinds, params.yaml is read by shape only; the stage that runs one experiment checks it."""
-    loose = parse_params(with_changes({f"{MNIST_RNN}.lr": "fast"}))
+def test_a_stage_reads_its_own_kind_once_typed_and_the_others_by_shape():
+    """Without the kinds, the experiments are checked by shape and not read; a stage reads its own kind's, each
+    typed by the kind's model in the one pass, and leaves the other kinds to check-params."""
+    raw = with_changes({f"{MNIST_RNN}.lr": "fast", "experiments.sin_cos.s003-rnn-regression.lrr": 1})
+    loose = parse_params(raw)
+    assert loose.experiments is None and loose.names()["s003-rnn-regression"] == "sin_cos"
     with pytest.raises(ReprozooError) as err:
-        experiment(loose, "s000-rnn-mnist")
+        parse_params(raw, {"image_classifier": image_classifier.Params}, partial=True)
     assert str(err.value) == f"params.yaml: {MNIST_RNN}.lr: 'fast': allowed: a valid number"
+    own = parse_params(RAW, {"probe": probe.Params}, partial=True)
+    assert list(own.experiments) == ["probe"] and isinstance(own.experiments["probe"]["s003-cnn-tsne"], probe.Params)
+    assert [kind for kind, _ in own.all().values()] == ["probe"] * len(own.experiments["probe"])
     assert error_lines(with_changes({"experiments.least_squares": {"x": {}}})) == [
         "params.yaml: experiments.least_squares: unknown key; allowed: " + ", ".join(sorted(kinds()))]
+
+
+def test_no_experiment_is_named_in_the_code_and_params_are_read_by_config_only():
+    """Lists of experiments live in params.yaml (a new one joins every tool by a line there), and params.yaml is
+    parsed in config/params.py only: a literal experiment name in src/ or stages/, or another YAML reader of
+    params.yaml, fails here. config/catalogue.py holds the seeds' ids, which many experiments share as names."""
+    import ast
+
+    names = {name for entries in RAW["experiments"].values() for name in entries}
+    named, readers = [], []
+    for path in [*(ROOT / "src").rglob("*.py"), *(ROOT / "stages").glob("*.py")]:
+        rel, text = path.relative_to(ROOT).as_posix(), path.read_text()
+        if rel != "src/reprozoo/config/catalogue.py":
+            named += [f"{rel}:{n.lineno}: {n.value}" for n in ast.walk(ast.parse(text))
+                      if isinstance(n, ast.Constant) and n.value in names]
+        readers += [f"{rel}:{n.lineno}" for n in ast.walk(ast.parse(text)) if rel != "src/reprozoo/config/params.py"
+                    and isinstance(n, ast.Call) and getattr(n.func, "attr", "").endswith("load")
+                    and "yaml" in ast.unparse(n.func) and "params" in ast.unparse(n.args[:1] or n.func)]
+    assert not named, named
+    assert not readers, readers

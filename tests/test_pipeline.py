@@ -14,7 +14,7 @@ import yaml
 
 from reprozoo import ROOT
 from reprozoo.report.check import sampling_sd
-from reprozoo.config.params import load_params
+from reprozoo.harness.params import load_all
 from reprozoo.ledger.timing import LINE
 
 # Floors on the official 10k MNIST test set, each at least 3 sd below the committed run (the test below;
@@ -149,7 +149,7 @@ def test_second_repro_reruns_nothing(clone):
 def test_mlflow_store_has_one_finished_complete_run_per_experiment(clone):
     from mlflow.tracking import MlflowClient
 
-    params = load_params(clone / "params.yaml")  # the clone's: without the spread (tests/conftest.py)
+    params = load_all(clone / "params.yaml")  # the clone's: without the spread (tests/conftest.py)
     client = MlflowClient(tracking_uri=f"sqlite:///{clone / 'mlflow.db'}")
     for name, (kind, p) in params.all().items():
         experiment = client.get_experiment_by_name(name)
@@ -181,9 +181,9 @@ def test_saved_models_load_with_pyfunc_and_score(clone, params):
     import torch
 
     for name, p in params.experiments["image_classifier"].items():
-        test = torch.load(clone / "data" / "splits" / p["dataset"] / "test.pt")
+        test = torch.load(clone / "data" / "splits" / p.dataset / "test.pt")
         model = mlflow.pyfunc.load_model(str(clone / "models" / name))
-        manifest = json.loads((clone / "data" / "splits" / p["dataset"] / "manifest.json").read_text())
+        manifest = json.loads((clone / "data" / "splits" / p.dataset / "manifest.json").read_text())
         scores = model.predict(test["images"].float().div(255).numpy())
         assert scores.shape == (len(test["labels"]), len(manifest["classes"])), name
         assert scores.dtype == np.float32

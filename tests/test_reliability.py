@@ -20,6 +20,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -211,8 +212,9 @@ def test_a_typo_in_every_kind_is_one_line_each_and_touches_no_output(trained):
     from reprozoo.config.params import load_params
     from reprozoo.tasks import kinds
 
-    params = load_params(trained / "params.yaml")
-    keys = {kind: f"experiments.{kind}.{next(iter(params.experiments[kind]))}.lerning_rate" for kind in kinds()}
+    names = load_params(trained / "params.yaml").names()
+    first = {kind: next(n for n, k in names.items() if k == kind) for kind in kinds()}
+    keys = {kind: f"experiments.{kind}.{name}.lerning_rate" for kind, name in first.items()}
     before = everything(trained)
     with params_changed(trained, {key: 0.1 for key in keys.values()}):
         result = run(["dvc", "repro"], trained)
@@ -333,27 +335,39 @@ def test_a_tracking_server_down_at_the_start_is_waited_for_then_one_line_with_a_
     assert 6 <= time.monotonic() - start < 60  # waited; MLflow's own retries would take minutes
 
 
-def test_a_tracking_server_that_comes_up_during_the_wait_is_used(monkeypatch):
-    """A client started a few seconds before its server (a team's machines booting together) goes on."""
+def stub_server(answer: Callable[[str], tuple[int, bytes]], port: int = 0):
+    """An HTTP server on loopback answering every GET and POST with answer(path) -> (status, body), serving in a
+    thread; shut it down with .shutdown()."""
     import http.server
     import threading
 
-    from reprozoo.ledger.tracking import check_server
-
-    class Healthy(http.server.BaseHTTPRequestHandler):
+    class Stub(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200)
+            status, body = answer(self.path)
+            self.send_response(status)
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(body)
+
+        do_POST = do_GET
 
         def log_message(self, *args):
             pass
 
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_tracking_server_that_comes_up_during_the_wait_is_used(monkeypatch):
+    """A client started a few seconds before its server (a team's machines booting together) goes on."""
+    import threading
+
+    from reprozoo.ledger.tracking import check_server
+
     port = free_port()
     monkeypatch.setenv("REPROZOO_SERVER_WAIT_S", "60")
     servers = []
-    timer = threading.Timer(4, lambda: servers.append(http.server.ThreadingHTTPServer(("127.0.0.1", port), Healthy))
-                            or threading.Thread(target=servers[0].serve_forever, daemon=True).start())
+    timer = threading.Timer(4, lambda: servers.append(stub_server(lambda path: (200, b"{}"), port)))
     timer.start()
     started = time.monotonic()
     try:
@@ -493,30 +507,14 @@ def test_sqlite_lock_errors_are_retried_and_others_are_not():
 def test_a_server_answering_503_is_waited_for_then_one_line(monkeypatch):
     """MLflow's server answers 503 while its PostgreSQL restarts: the client waits (the team test's restart
     hit this in CI once), and a server that stays away ends in one line after REPROZOO_SERVER_WAIT_S."""
-    import http.server
-    import threading
-
     from mlflow.tracking import MlflowClient
 
     from reprozoo.config.errors import ReprozooError
     from reprozoo.ledger.tracking import with_retries
 
     back_at = [time.monotonic() + 4]
-
-    class Restarting(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            up = time.monotonic() > back_at[0]
-            self.send_response(200 if up else 503)
-            self.end_headers()
-            self.wfile.write(b"{}" if up else b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "db"}')
-
-        do_POST = do_GET
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Restarting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = stub_server(lambda path: (200, b"{}") if time.monotonic() > back_at[0] else
+                         (503, b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "db"}'))
     uri = f"http://127.0.0.1:{server.server_port}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("REPROZOO_SERVER_WAIT_S", "30")
@@ -536,9 +534,6 @@ def test_a_401_from_a_server_that_took_the_user_is_waited_for_then_one_line(monk
     """MLflow's auth app answers 401 when its database drops the query that refreshes its credentials cache
     (PostgreSQL restarting, as in the team test): a user the server took in this process is waited for, as a
     503 is; a 401 at a stage's start is asked 3 times, then one line; a user never taken is one line at once."""
-    import http.server
-    import threading
-
     from mlflow.tracking import MlflowClient
 
     from reprozoo.config.errors import ReprozooError
@@ -546,21 +541,8 @@ def test_a_401_from_a_server_that_took_the_user_is_waited_for_then_one_line(monk
     from reprozoo.ledger.tracking import with_retries
 
     refuse_until = [0.0]
-
-    class Auth(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            ok = self.path == "/health" or time.monotonic() > refuse_until[0]
-            self.send_response(200 if ok else 401)
-            self.end_headers()
-            self.wfile.write(b"{}" if ok else b"You are not authenticated.")
-
-        do_POST = do_GET
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Auth)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = stub_server(lambda path: (200, b"{}") if path == "/health" or time.monotonic() > refuse_until[0] else
+                         (401, b"You are not authenticated."))
     uri = f"http://127.0.0.1:{server.server_port}"
     for key, value in (("MLFLOW_TRACKING_URI", uri), ("MLFLOW_TRACKING_USERNAME", "alice"),
                        ("MLFLOW_TRACKING_PASSWORD", "alice-pass-0123"), ("REPROZOO_SERVER_WAIT_S", "30")):
@@ -723,22 +705,8 @@ def test_a_store_locked_past_the_retries_is_one_line(project, tmp_path):
 
 
 def test_a_server_answering_500_is_one_line(project):
-    import http.server
-    import threading
-
-    class Broken(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # /health answers, as a running server would; the API fails
-            self.send_response(200 if self.path.startswith("/health") else 500)
-            self.end_headers()
-            self.wfile.write(b"OK" if self.path.startswith("/health") else b"boom")
-
-        do_POST = do_GET
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # /health answers, as a running server would; the API fails
+    server = stub_server(lambda path: (200, b"OK") if path.startswith("/health") else (500, b"boom"))
     try:
         result = stage(project, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{server.server_port}",
                        MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")

@@ -24,13 +24,12 @@ import reprozoo, torch
 from reprozoo.data.mnist import from_embedded
 from reprozoo.data.split import split_raw
 from reprozoo.training.optim import make_optimizer
-from reprozoo.config.params import load_params
 from reprozoo.training.runtime import configure, seed_everything
 from reprozoo.tasks.image_classifier import build
 from reprozoo.training.loop import fit
-from reprozoo.tasks import experiment
+from reprozoo.harness.params import load_experiment
 
-p = experiment(load_params(), "s003-lstm-mnist")[1]
+p = load_experiment("s003-lstm-mnist")[2]
 configure("cpu", 2, True)
 seed_everything(p.seed)
 parts = split_raw(from_embedded(), 0.0, 0.8, 0)

@@ -2,11 +2,11 @@
 
 Every experiment sits under `experiments.<kind>.<name>`; the kind names the task that runs it, and
 the task's module (reprozoo/tasks/<kind>.py) declares its params model, a subclass of `Experiment`.
-Read here, an experiment is the mapping params.yaml gives; `parse_params(raw, kinds)` checks the whole file
-with every kind's model (the check-params stage, before any work) and `typed` checks one experiment
-(the stage that runs it). A bad key, type, range or name is one line naming the key path, the value
-and what is allowed, every bad key at once. `params.schema.json` (for editors) comes from the same
-models: `python -m reprozoo.tasks --schema`.
+`parse_params(raw, kinds)` reads it in one pass into one frozen model, each experiment typed by its kind's
+model: every kind (check-params, before any work: reprozoo.harness.params.load_all) or a stage's own
+(load_experiment there); `names()` lists every experiment without reading any. A bad key, type, range or
+name is one line naming the key path, the value and what is allowed, every bad key at once.
+`params.schema.json` (for editors) comes from the same models: `python -m reprozoo.tasks --schema`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, ValidationError, create_model,
+                      model_validator)
 
 from reprozoo import ROOT
 from reprozoo.config.catalogue import CATALOGUE
@@ -127,60 +128,77 @@ class Spread(Strict):
 
 
 class _Open(Strict):
-    model_config = ConfigDict(extra="allow")  # a stage's view: the kinds it does not run are not its to check
+    """A reader's view of `experiments`: the kinds it did not ask for are checked by shape only, then left out."""
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, dict[str, dict]]
+
+
+class Tools(Strict):
+    """What the commands outside the pipeline use. No stage reads these, so the pipeline runs whatever they name;
+    the command checks its names when it runs (one line for one that is not an experiment)."""
+    bench: list[str] = []  # make bench's image classifiers (python -m reprozoo.perf.bench), in order
+    ui_picture: Optional[str] = None  # the experiment whose runs docs/mlflow-ui.png shows (make pictures)
 
 
 class Params(Strict):
     runtime: Runtime = Runtime()
     datasets: Datasets = Datasets()
     backbones: dict[str, Backbone] = {}
-    experiments: dict[str, dict[str, dict]] = {}  # kind -> name -> its mapping, checked by the kind's model
+    # kind -> name -> the experiment, typed by its kind's model (tasks/<kind>.py), for the kinds the reader asked
+    # for (parse_params' kinds); None when it asked for none.
+    experiments: Optional[dict[str, dict[str, SerializeAsAny[Experiment]]]] = None
     spread: Spread = Spread()
+    tools: Tools = Tools()
+    _kinds: dict[str, str] = PrivateAttr(default_factory=dict)  # every experiment of the file -> its kind
 
-    def all(self) -> dict[str, tuple[str, dict]]:
-        """Every experiment by name: (kind, its mapping)."""
+    def names(self) -> dict[str, str]:
+        """Every experiment of params.yaml, read or not, by name: its kind."""
+        return dict(self._kinds)
+
+    def all(self) -> dict[str, tuple[str, Experiment]]:
+        """Every experiment read, by name: (kind, its params)."""
+        if self.experiments is None:
+            raise RuntimeError("params read without the kinds: read them with reprozoo.harness.params")
         return {name: (kind, p) for kind, entries in self.experiments.items() for name, p in entries.items()}
 
-    def experiment(self, name: str) -> tuple[str, dict]:
-        """One experiment's kind and mapping, or an error listing the known names."""
+    def experiment(self, name: str) -> tuple[str, Experiment]:
+        """One experiment's kind and params, or an error listing the known names."""
         found = self.all()
         if name not in found:
             raise ReprozooError(f"experiment {name!r} is not in params.yaml; known: {', '.join(found)}")
         return found[name]
 
 
-def with_kinds(kinds: dict[str, type[Experiment]], partial: bool = False) -> type[Params]:
-    """Params with `experiments` checked by each kind's model: check-params and the schema give every kind;
-    a stage gives its own (partial: the other kinds' entries are left to check-params)."""
-    def titled(kind: str, model: type[Experiment]) -> type[Experiment]:  # each kind's own name in the schema
-        return create_model("".join(word.title() for word in kind.split("_")), __base__=model)
+def _root(kinds: dict[str, type[Experiment]], partial: bool, titled: bool = False) -> type[Strict]:
+    """The whole file's model, `experiments` checked by each kind's model; partial: other kinds by shape only."""
+    def title(kind: str, model: type[Experiment]) -> type[Experiment]:  # each kind's own name in the schema
+        return create_model("".join(word.title() for word in kind.split("_")), __base__=model) if titled else model
 
-    fields: Any = {kind: (dict[str, titled(kind, model)], {}) for kind, model in sorted(kinds.items())}
+    fields: Any = {kind: (dict[str, title(kind, model)], {}) for kind, model in sorted(kinds.items())}
     experiments = create_model("Experiments", __base__=_Open if partial else Strict, **fields)
     return create_model("Params", __base__=Params, experiments=(experiments, experiments()))
 
 
 def parse_params(raw: Any, kinds: dict[str, type[Experiment]] | None = None, partial: bool = False) -> Params:
-    """Check a params mapping as a whole (experiments by the kinds' models, when given); each problem one line."""
+    """params.yaml's mapping checked in one pass, each problem one line. `kinds`: the kinds whose experiments to
+    read, each by its model; the others are an error (the whole file: check-params) or, with partial (a stage),
+    checked by shape and left out. No kinds: no experiments are read (a stage that needs datasets only)."""
     raw = raw if raw is not None else {}
     problems = [f"params.yaml: {line}" for line in references(raw)] if isinstance(raw, dict) else []
-    root = with_kinds(kinds, partial) if kinds is not None else Params
+    root = _root(kinds or {}, partial or kinds is None)
     try:
-        root.model_validate(raw)
+        checked = root.model_validate(raw)
     except ValidationError as err:
         problems = describe(err, root) + problems
     if problems:
         raise ReprozooError("\n".join(problems))
-    return Params.model_validate(raw)
-
-
-def typed(model: type[Experiment], kind: str, name: str, raw: dict) -> Experiment:
-    """One experiment checked by its kind's model; problems named by their key path in params.yaml."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as err:
-        where = f"experiments.{kind}.{name}"
-        raise ReprozooError("\n".join(describe(err, model, where))) from None
+    fields = {f: getattr(checked, f) for f in Params.model_fields if f != "experiments"}
+    in_file = raw.get("experiments") or {}
+    order = [kind for kind in in_file if kind in (kinds or {})] + sorted(set(kinds or {}) - set(in_file))
+    experiments = None if kinds is None else {kind: getattr(checked.experiments, kind) for kind in order}
+    params = Params.model_construct(**fields, experiments=experiments)
+    params._kinds = {name: kind for kind, entries in in_file.items() for name in entries}
+    return params
 
 
 def read_params(path: Path | None = None) -> Any:
@@ -194,11 +212,12 @@ def read_params(path: Path | None = None) -> Any:
         raise ReprozooError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
 
 
-def load_params(path: Path | None = None, kinds: dict[str, type[Experiment]] | None = None) -> Params:
-    """Read and check params.yaml; experiments by the kinds' models when given, else by shape only."""
-    return parse_params(read_params(path), kinds)
+def load_params(path: Path | None = None, kinds: dict[str, type[Experiment]] | None = None,
+                partial: bool = False) -> Params:
+    """Read and check params.yaml (see parse_params for kinds and partial)."""
+    return parse_params(read_params(path), kinds, partial)
 
 
 def schema(kinds: dict[str, type[Experiment]]) -> str:
     """The JSON schema of params.yaml, as committed in params.schema.json."""
-    return json.dumps(with_kinds(kinds).model_json_schema(), indent=2, sort_keys=True) + "\n"
+    return json.dumps(_root(kinds, partial=False, titled=True).model_json_schema(), indent=2, sort_keys=True) + "\n"

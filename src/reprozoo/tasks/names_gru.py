@@ -15,7 +15,8 @@ from reprozoo.data.names import encode_names, to_ascii
 from reprozoo.config.errors import ReprozooError
 from reprozoo.training.figures import confusion_counts, confusion_rows, per_class_accuracy
 from reprozoo.config.params import Count, Experiment, Optimizer, Positive
-from reprozoo.tasks import Context, Data, Result, Task, register, split_data
+from reprozoo.data.record import split_data
+from reprozoo.tasks import Context, Data, Result, Task, register
 from reprozoo.training.optim import make_optimizer
 from reprozoo.training.loop import batch_indices
 

@@ -15,7 +15,8 @@ from torch import nn
 from reprozoo.data.files import read_json
 from reprozoo.training.figures import last_layer_features, tsne_2d, tsne_figure
 from reprozoo.config.params import Count, Experiment
-from reprozoo.tasks import Context, Data, Result, Task, experiment, register, split_data
+from reprozoo.data.record import split_data
+from reprozoo.tasks import Context, Data, Result, Task, register
 from reprozoo.tasks.image_classifier import load_trained
 
 
@@ -108,11 +109,12 @@ def tsne(ctx: Context, model: nn.Module, images: torch.Tensor, labels: torch.Ten
 @register
 class ProbeTask(Task):
     kind = "probe"
+    reads = ("image_classifier",)
     params_model = Params
     tiny = True
 
     def load(self, ctx: Context) -> Data:
-        _, trained = experiment(ctx.project, ctx.params.of)
+        _, trained = ctx.project.experiment(ctx.params.of)
         data = split_data(trained.dataset)
         data.parts["trained"] = trained
         return data
