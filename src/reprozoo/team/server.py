@@ -32,6 +32,7 @@ CHILDREN: list[subprocess.Popen] = []  # moto and MLflow, each in its own proces
 # A trial's S3 (moto keeps objects in memory: they go when it stops) and its fixed, fake credentials.
 MOTO_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 MOTO_BUCKET = "s3://reprozoo/mlartifacts"
+S3_ENDPOINT = "s3-endpoint"  # the file in FOLDER naming moto's endpoint while it runs
 # Every member may log into every experiment; nobody may do anything without a user and password. A
 # password is checked (PBKDF2) once a minute per worker, not on every request: 8 writers' log_batch
 # took ~1.7 s at p50 with a check per request on 2 cores; a changed password takes up to 60 s to apply.
@@ -168,7 +169,9 @@ def stop(proc: subprocess.Popen | None) -> None:
 
 
 def start_moto(folder: Path, port: int) -> tuple[subprocess.Popen, dict[str, str]]:
-    """moto's S3 server on loopback with the trial bucket; the environment that reaches it."""
+    """moto's S3 server on loopback with the trial bucket; the environment that reaches it. Its endpoint is
+    written to FOLDER/s3-endpoint once the bucket exists: a free port, so another start cannot collide with
+    it, read from that file by the trial's DVC remote (docs/team.md)."""
     endpoint = f"http://127.0.0.1:{port}"
     log = folder / "moto.log"
     proc = spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], log, dict(os.environ))
@@ -179,6 +182,7 @@ def start_moto(folder: Path, port: int) -> tuple[subprocess.Popen, dict[str, str
     bucket = MOTO_BUCKET.split("/")[2]
     boto3.client("s3", endpoint_url=endpoint, **{k.lower(): v for k, v in MOTO_KEYS.items()
                                                   if k != "AWS_DEFAULT_REGION"}).create_bucket(Bucket=bucket)
+    (folder / S3_ENDPOINT).write_text(endpoint + "\n")
     return proc, env
 
 
@@ -213,26 +217,21 @@ def start_mlflow(folder: Path, db: str, auth_db: str, artifacts: str, host: str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m reprozoo.team.server", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="where PostgreSQL's data and the logs live (made once, kept)")
-    parser.add_argument("--host", default="127.0.0.1", help="the address to bind (docs/team.md: binding elsewhere)")
-    parser.add_argument("--port", type=int, default=5050)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--allowed-hosts", default="", help="Host headers to accept when bound elsewhere "
-                        "(mlflow server --allowed-hosts), e.g. mlflow.example.org")
-    parser.add_argument("--moto", action="store_true", help="start a local S3 endpoint (moto) for a trial")
-    args = parser.parse_args()
-    started = time.monotonic()
-    folder = args.folder.resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    artifacts = MOTO_BUCKET if args.moto else os.environ.get("REPROZOO_TEAM_ARTIFACTS", "")
-    if not artifacts.startswith(("s3://", "gs://", "wasbs://")):
-        raise ReprozooError("REPROZOO_TEAM_ARTIFACTS: not an s3://, gs:// or wasbs:// URL of a bucket; set it "
-                            "(and that store's credentials) or pass --moto for a local trial")
-    pg = None if os.environ.get("REPROZOO_TEAM_DB") else Postgres(folder)
-    moto = server = None
-    STOPPING.install()
+    pg = moto = server = folder = None
     try:
+        # First of all, so that a stop at any moment after the imports is caught below: one before the
+        # handlers are in kills the process by the signal's default action, with nothing started yet.
+        with STOPPING.deferred():
+            STOPPING.install()
+        args = parse_args()
+        started = time.monotonic()
+        folder = args.folder.resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        artifacts = MOTO_BUCKET if args.moto else os.environ.get("REPROZOO_TEAM_ARTIFACTS", "")
+        if not artifacts.startswith(("s3://", "gs://", "wasbs://")):
+            raise ReprozooError("REPROZOO_TEAM_ARTIFACTS: not an s3://, gs:// or wasbs:// URL of a bucket; set it "
+                                "(and that store's credentials) or pass --moto for a local trial")
+        pg = None if os.environ.get("REPROZOO_TEAM_DB") else Postgres(folder)
         if pg:
             pg.start()
         env: dict[str, str] = {}
@@ -258,11 +257,24 @@ def main() -> None:
         STOPPING.cleaning = True  # a repeated signal from here on is noted, never raised
         for proc in reversed(CHILDREN):
             stop(proc)
+        if folder and CHILDREN:  # this start got as far as moto (a second server on the folder did not)
+            (folder / S3_ENDPOINT).unlink(missing_ok=True)  # names no endpoint once moto is gone
         if pg:
             pg.stop()
         if STOPPING.received:
             print(f"team server stopped ({STOPPING.received})", file=sys.stderr)
 
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m reprozoo.team.server", description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="where PostgreSQL's data and the logs live (made once, kept)")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to bind (docs/team.md: binding elsewhere)")
+    parser.add_argument("--port", type=int, default=5050)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--allowed-hosts", default="", help="Host headers to accept when bound elsewhere "
+                        "(mlflow server --allowed-hosts), e.g. mlflow.example.org")
+    parser.add_argument("--moto", action="store_true", help="start a local S3 endpoint (moto) for a trial")
+    return parser.parse_args()
 
 if __name__ == "__main__":
     run_main(main)
