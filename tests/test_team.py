@@ -10,8 +10,10 @@ import http.server
 import json
 import os
 import re
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,17 +68,26 @@ def signed_in(uri: str, user: str, password: str):
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
-def processes_naming(*needles: str) -> dict[int, str]:
-    """The live processes whose command line holds any of `needles`: pid -> command line."""
+def processes_naming(*needles: str, environ: bool = False) -> dict[int, str]:
+    """The live processes whose command line (or environment) holds any of `needles`: pid -> command line."""
     found = {}
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            searched = (cmdline.parent / "environ").read_bytes().decode(errors="replace") if environ else text
         except OSError:  # it ended meanwhile
             continue
-        if any(n in text for n in needles) and int(cmdline.parent.name) != os.getpid():
+        if any(n in searched for n in needles) and int(cmdline.parent.name) != os.getpid():
             found[int(cmdline.parent.name)] = text
     return found
+
+
+def start_server(folder: Path, port: int) -> subprocess.Popen:
+    """`python -m reprozoo.team.server FOLDER --moto` as its own process group, its output in one pipe."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | ADMIN
+    return subprocess.Popen([sys.executable, "-m", "reprozoo.team.server", str(folder), "--moto", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +98,7 @@ def server():
     folder = Path(tempfile.mkdtemp(prefix="rzt-", dir="/tmp"))
     folder.chmod(0o755)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | ADMIN
-    proc = subprocess.Popen([sys.executable, "-m", "reprozoo.team.server", str(folder / "srv"), "--moto",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = start_server(folder / "srv", port)
     started = time.monotonic()
     line = ""
     while "team server ready" not in line:
@@ -144,41 +152,95 @@ def test_a_first_start_without_the_admin_password_is_one_line_and_leaves_nothing
     assert not left, left
 
 
-def test_repeated_signals_at_any_moment_stop_every_part_and_the_folder_starts_again():
-    """SIGINT or SIGTERM to the server's whole process group, twice (a terminal's Ctrl-C, or make forwarding one
-    besides the group's): while PostgreSQL is being set up, and once ready with the second landing in the
-    clean-up (0.05 s) or after it (1 s). Each time: exit 0, the signal named, no PostgreSQL, moto or MLflow
-    process left, and the next start on the same folder works."""
+ROUNDS = 20  # #34's done-when
+
+
+class Output:
+    """A server's output as it comes (the pipe kept drained), and how long after its start it said ready."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: list[str] = []
+        self.ready_s: float | None = None
+        self.started = time.monotonic()
+        self.thread = threading.Thread(target=self.read, args=(proc,), daemon=True)
+        self.thread.start()
+
+    def read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            self.lines.append(line)
+            if "team server ready" in line:
+                self.ready_s = time.monotonic() - self.started
+
+
+def leftovers(folder: Path, port: int, motos_before: set[int]) -> dict[int, str]:
+    """What a stopped server left: its PostgreSQL (the folder on its command line), MLflow and its workers (the
+    folder in their environment: MLFLOW_AUTH_CONFIG_PATH), a moto started since, anything on its port."""
+    left = {**processes_naming(str(folder), f"--port {port} "), **processes_naming(str(folder), environ=True),
+            **{pid: cmd for pid, cmd in processes_naming("moto.server").items() if pid not in motos_before}}
+    with socket.socket() as s:
+        if not s.connect_ex(("127.0.0.1", port)):
+            left[0] = f"something answers on port {port}"
+    return left
+
+
+def stopped_by(signum: int, folder: Path, when, motos_before: set[int], times: int = 2, gap: float = 0.05
+               ) -> tuple[str, float | None]:
+    """Start the server on `folder`, send `signum` to its whole process group `times` times, `gap` s apart, once
+    `when(output)` holds; check that it stopped whole. Whether the first signal found it setting up or serving,
+    and its start-up's length when it got that far."""
+    port = free_port()
+    proc = start_server(folder, port)
+    output = Output(proc)
+    deadline = time.monotonic() + 300
+    while not when(output):
+        assert proc.poll() is None and time.monotonic() < deadline, "".join(output.lines)[-3000:]
+        time.sleep(0.01)
+    phase = "serving" if output.ready_s else "setting up"
+    for _ in range(times):
+        os.killpg(proc.pid, signum)
+        time.sleep(gap)
+    proc.wait(timeout=120)
+    output.thread.join(timeout=30)
+    out = "".join(output.lines)
+    assert proc.returncode == 0 and f"team server stopped ({signal.Signals(signum).name})" in out, (phase, out[-3000:])
+    assert "Traceback" not in out, (phase, out[-3000:])
+    left = leftovers(folder, port, motos_before)
+    assert not left and not (folder / "s3-endpoint").exists(), (phase, left)
+    return phase, output.ready_s
+
+
+def test_two_sigterms_at_random_moments_stop_every_part_and_the_folder_starts_again():
+    """SIGTERM twice, 50 ms apart, to the server's whole process group (make forwards one to its child besides
+    the group's), 20 times on one folder, each at a random moment drawn uniformly from its start to 3 s past
+    the last measured start-up: some land while it sets up, some while it serves, the second while the first
+    is being handled (its clean-up, or a set-up step it waits for). Each time: exit 0, the signal named, no
+    Traceback, no PostgreSQL, moto or MLflow process left, nothing on its port; each round's start is the
+    check that the previous stop left the folder fit to start, and after the last a start to ready and one
+    SIGTERM. The folder is made by a first start stopped by Ctrl-C twice during initdb (it finishes
+    PostgreSQL's set-up first)."""
     folder = Path(tempfile.mkdtemp(prefix="rzt-", dir="/tmp"))
     folder.chmod(0o755)
+    srv = folder / "srv"
     motos_before = set(processes_naming("moto.server"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")} | ADMIN
+    rng = random.Random(34)
+    ready_s = 10.0  # a start-up on a kept folder, until a round measures one
+    phases = []
     try:
-        for signum, when, gap in ((signal.SIGINT, "setting up", 0.3), (signal.SIGTERM, "ready", 0.05),
-                                  (signal.SIGTERM, "ready", 1.0)):
-            port = free_port()
-            proc = subprocess.Popen([sys.executable, "-m", "reprozoo.team.server", str(folder / "srv"), "--moto",
-                                     "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
-            deadline = time.monotonic() + 300
-            if when == "ready":
-                while "team server ready" not in proc.stdout.readline():
-                    assert proc.poll() is None and time.monotonic() < deadline, "not ready"
-            else:
-                while not (folder / "srv" / "postgres" / "PG_VERSION").exists():
-                    assert proc.poll() is None and time.monotonic() < deadline, "no initdb"
-                    time.sleep(0.05)
-            for _ in range(2):
-                os.killpg(proc.pid, signum)
-                time.sleep(gap)
-            out = proc.communicate(timeout=120)[0]
-            left = {**processes_naming(str(folder), f"--port {port}"),
-                    **{pid: cmd for pid, cmd in processes_naming("moto.server").items() if pid not in motos_before}}
-            assert proc.returncode == 0 and f"team server stopped ({signum.name})" in out, (when, out[-2000:])
-            assert "Traceback" not in out and not left, (when, left)
+        stopped_by(signal.SIGINT, srv, lambda _: (srv / "postgres" / "PG_VERSION").exists(), motos_before, gap=0.3)
+        for _ in range(ROUNDS):
+            moment = rng.uniform(0, ready_s + 3)
+            phase, measured = stopped_by(signal.SIGTERM, srv, lambda out: time.monotonic() - out.started > moment,
+                                         motos_before)
+            phases.append(phase)
+            ready_s = measured or ready_s
+        stopped_by(signal.SIGTERM, srv, lambda out: out.ready_s, motos_before, times=1)
     finally:
-        subprocess.run(["pkill", "-f", str(folder)], capture_output=True)
+        for pid in leftovers(folder, 0, motos_before):  # a failed round's, so that none outlives the test
+            if pid:
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(folder, ignore_errors=True)
+    print(f"first signal during set-up {phases.count('setting up')} times, while serving {phases.count('serving')}")
+    assert {"setting up", "serving"} <= set(phases), phases
 
 
 def test_a_stage_logs_nested_runs_to_the_team_server(server, project):
