@@ -3,13 +3,14 @@
 The page's first ```bash block only sets TEAM_DIR, TEAM_PORT and MLFLOW_AUTH_ADMIN_PASSWORD; the test sets
 those three instead (a folder under /tmp that PostgreSQL's user reaches, a free port) and nothing else, so
 the port reaches every block from that one variable. The block that starts the server (`make team-server`)
-runs in the foreground, as the page says, in a process group of its own: the user's first terminal. The test
-waits for its ready line; every other block runs literally with `bash -e` in the second terminal, in order,
+is a foreground command on the page, the user's first terminal: the test runs it as written with `bash -e`
+in a process group of its own that it does not wait for, and waits instead for the server's ready line (the
+page needs no `&`). Every other block runs literally with `bash -e` in the second terminal, in order,
 each seeing the variables the ones before it exported and the folder they left it in, as one shell would.
 Those blocks add a member, run one experiment against the server, set the trial's DVC remote from the
 endpoint the server wrote, push, and pull into a second clone; `dvc status` there must say that nothing
 needs training. At the end the server's process group gets SIGTERM (Ctrl-C's equivalent) and nothing of it
-may be left. The ``` blocks without a language (the cloud's settings, a real bucket, the queue) are the
+may be left. The ``` blocks without a language (a real bucket, a committed remote, the queue) are the
 page's illustrations: not run here.
 """
 
@@ -44,7 +45,7 @@ NEVER_RUN = "No file hash info found"  # DVC's, for an output whose stage has ne
 TERMINAL = 'set -e\n. "$1"\n{block}\n{{ export -p; printf "cd %q\\n" "$PWD"; }} >"$1"\n'
 
 
-def page_blocks() -> tuple[list[str], str, list[str]]:
+def page_blocks() -> tuple[str, str, list[str]]:
     """The page's ```bash blocks: the settings, the server's, and the rest in order."""
     found = ["\n".join(lines) for lang, lines in blocks(DOC.read_text()) if lang == "bash"]
     settings, rest = found[0], found[1:]
@@ -80,8 +81,8 @@ def test_the_page_has_the_blocks_this_test_runs():
     assert "$TEAM_PORT" in server and "$TEAM_DIR" in server and "TEAM_ARGS=--moto" in server
     wanted = ("create_user", f"dvc exp run evaluate@{NAME}", "s3-endpoint", "dvc push", "git clone", "dvc pull",
               "dvc status")
-    assert [next(i for i, b in enumerate(rest) if w in b) for w in wanted] == sorted(
-        next(i for i, b in enumerate(rest) if w in b) for w in wanted), "out of order"
+    where = [next(i for i, b in enumerate(rest) if w in b) for w in wanted]
+    assert where == sorted(where), list(zip(wanted, where))
     assert not re.search(r"(?<!:-)5050", "\n".join(rest)), "a port written out, not $TEAM_PORT"
 
 
