@@ -276,5 +276,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--moto", action="store_true", help="start a local S3 endpoint (moto) for a trial")
     return parser.parse_args()
 
+
 if __name__ == "__main__":
     run_main(main)
