@@ -162,12 +162,12 @@ def test_mlflow_store_has_one_finished_complete_run_per_experiment(clone):
             assert all(r.info.status == "FINISHED" for r in seeded), name
         [top] = runs
         assert top.info.status == "FINISHED", name
-        assert top.data.params["experiment.reproduces"] == p["reproduces"]
+        assert top.data.params["experiment.reproduces"] == p.reproduces
         for tag in ("git_commit", "dvc_stage", "source", "data_sha256", "mlflow.source.git.commit"):
             assert top.data.tags.get(tag), (name, tag)
         if kind in ("image_classifier", "names_gru"):
             history = client.get_metric_history(top.info.run_id, "train_loss")
-            assert [m.step for m in history] == list(range(1, p["epochs"] + 1)), name
+            assert [m.step for m in history] == list(range(1, p.epochs + 1)), name
             assert client.search_logged_models([experiment.experiment_id]), name
         if kind == "image_classifier":
             assert top.data.tags["dvc_stage"] == f"train@{name}"

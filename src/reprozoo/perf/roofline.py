@@ -70,18 +70,17 @@ def spread_share(root, peak_gflops: float) -> list[dict]:
     """Each image-classifier spread's training held to the roof: FLOP counted per training sample, times the
     samples its seeds trained on (train split x epochs x seeds), over their summed `train_seconds` (which also
     hold each epoch's validation pass, not counted: a lower bound), over the matmul peak."""
-    from reprozoo.config.params import load_params
     from reprozoo.data.files import read_json
     from reprozoo.data.split import load_split
-    from reprozoo.harness.params import load_experiment
+    from reprozoo.harness.params import load_all
     from reprozoo.tasks.image_classifier import build
     from reprozoo.training.loop import LOSSES, as_input
 
-    rows = []
-    for name, entry in load_params(root / "params.yaml").spread.experiments.items():
+    rows, params = [], load_all(root / "params.yaml")
+    for name, entry in params.spread.experiments.items():
         if entry.kind != "image_classifier":  # the tiny kinds: a few hundred weights, latency-bound
             continue
-        p = load_experiment(name, root / "params.yaml")[2]
+        p = params.experiment(name)[1]
         split = load_split(root / "data" / "splits" / p.dataset, p.dataset)
         x, y = as_input(split.train["images"][:p.batch_size]), split.train["labels"][:p.batch_size]
         flop = flop_per_sample(build(p, split.manifest), LOSSES[p.loss], x, y)
